@@ -1,0 +1,1 @@
+"""The `modelplane` command: thin commands over the other packages."""

@@ -1,0 +1,28 @@
+"""Entry point of the `modelplane` command; each group of commands lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from modelplane import __version__
+from modelplane.cli import serving, validating
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """modelplane: declare models in YAML; modelplane serves, scales and rolls them out."""
+
+
+@cli.command()
+def version() -> None:
+    """Print the modelplane version."""
+    click.echo(f"modelplane {__version__}")
+
+
+cli.add_command(validating.validate)
+cli.add_command(validating.schema)
+cli.add_command(serving.serve)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,424 @@
+"""The model server: Open Inference Protocol v2 and KServe v1 endpoints over the models of one process.
+
+A `ModelServer` serves one or more models. It listens at once (live), loads the models in a worker
+thread (ready when all have loaded), and on SIGTERM turns not-ready, stops accepting connections,
+lets in-flight requests finish within the grace period, and returns exit code 0. A model that fails
+to load makes `run` return 1 with the loader's message, so the supervisor restarts it with backoff.
+
+Routes (all JSON; errors are `{"error": "..."}` with the protocol's status codes):
+    GET  /v2/health/live | /v2/health/ready | /v2 | /v2/models | /metrics
+    GET  /v2/models/{name}[/versions/{v}]          model metadata
+    GET  /v2/models/{name}[/versions/{v}]/ready    model ready
+    POST /v2/models/{name}[/versions/{v}]/infer    inference
+    GET  /v1/models/{name}                         KServe v1 model ready
+    POST /v1/models/{name}:predict                 KServe v1 predict
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from modelplane import __version__
+from modelplane.server import tensors
+from modelplane.server.batching import Batcher, Outputs
+from modelplane.server.errors import (
+    InvalidInput,
+    MethodNotAllowed,
+    ModelLoadError,
+    ModelNotFound,
+    NotReady,
+    ServerError,
+)
+from modelplane.server.http import Deferred, HttpServer, Request, Response
+from modelplane.server.loaders import load_model
+from modelplane.server.metrics import CONTENT_TYPE, ModelMetrics, ServerMetrics
+from modelplane.server.model import Array, LoadRequest, Model, TensorSpec
+
+log = logging.getLogger("modelplane.server")
+
+_DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+
+class ModelState(StrEnum):
+    LOADING = "Loading"
+    READY = "Ready"
+    FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """What to serve: the loader's request plus the batching settings of `spec.batching`."""
+
+    load: LoadRequest
+    batching: bool
+    max_batch_size: int
+    max_latency_ms: float
+
+    @property
+    def name(self) -> str:
+        return self.load.name
+
+    @property
+    def version(self) -> str | None:
+        return self.load.version
+
+
+@dataclass(eq=False)
+class ServedModel:
+    config: ModelConfig
+    metrics: ModelMetrics
+    state: ModelState = ModelState.LOADING
+    model: Model | None = None
+    batcher: Batcher | None = None
+    error: str | None = None
+    inputs: dict[str, TensorSpec] = field(default_factory=dict)
+    outputs: dict[str, TensorSpec] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def check_version(self, version: str | None) -> None:
+        if version is not None and version != self.config.version:
+            serving = f"version '{self.config.version}'" if self.config.version else "no named version"
+            raise ModelNotFound(f"model '{self.name}' has no version '{version}'; it serves {serving}.")
+
+    def ready_batcher(self) -> Batcher:
+        if self.state is ModelState.READY and self.batcher is not None:
+            return self.batcher
+        if self.state is ModelState.FAILED:
+            raise NotReady(f"model '{self.name}' failed to load: {self.error}")
+        raise NotReady(f"model '{self.name}' is still loading; retry when /v2/models/{self.name}/ready is 200.")
+
+
+def render_error(error: ServerError) -> Response:
+    return Response(error.status, orjson.dumps({"error": str(error)}))
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(status, orjson.dumps(payload, option=_DUMPS_OPTIONS))
+
+
+class ModelServer:
+    def __init__(self, models: Sequence[ModelConfig], *, max_body: int = DEFAULT_MAX_BODY) -> None:
+        self.metrics = ServerMetrics()
+        self.models = {m.name: ServedModel(m, self.metrics.for_model(m.name, m.version)) for m in models}
+        self.stopping = False
+        self.http = HttpServer(self.handle, render_error=render_error, max_body=max_body)
+
+    # lifecycle
+    async def run(self, host: str, port: int, *, grace_s: float, on_listening: Callable[[int], None]) -> int:
+        """Serve until SIGTERM/SIGINT; the process exit code."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        on_listening(await self.http.listen(host, port))
+        loading = asyncio.ensure_future(self.load_all())
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({loading, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        code = 0
+        if loading.done() and loading.exception() is not None:
+            log.error("%s", loading.exception())
+            code = 1
+        elif loading.done():
+            await stopped
+        else:
+            loading.cancel()
+        await self.shutdown(grace_s)
+        return code
+
+    async def load_all(self) -> None:
+        for served in self.models.values():
+            await self._load(served)
+
+    async def _load(self, served: ServedModel) -> None:
+        config = served.config
+        started = time.perf_counter()
+        try:
+            model = await asyncio.to_thread(load_model, config.load)
+        except ModelLoadError as error:
+            served.state, served.error = ModelState.FAILED, str(error)
+            raise
+        seconds = time.perf_counter() - started
+        served.model = model
+        served.inputs = {s.name: s for s in model.inputs}
+        served.outputs = {s.name: s for s in model.outputs}
+        served.batcher = Batcher(
+            model,
+            name=served.name,
+            max_batch_size=config.max_batch_size,
+            max_latency_s=config.max_latency_ms / 1000.0,
+            batching=config.batching,
+            on_batch=served.metrics.observe_batch,
+            on_dequeue=served.metrics.queue_time.observe,
+        )
+        served.metrics.load_time.set(seconds)
+        served.metrics.ready.set(1)
+        served.state = ModelState.READY
+        version = f" version {config.version}" if config.version else ""
+        log.info("model '%s'%s (%s) loaded in %.2f s", served.name, version, config.load.format, seconds)
+
+    async def shutdown(self, grace_s: float) -> None:
+        """Not ready at once, stop accepting, finish in-flight requests within the grace period."""
+        self.stopping = True
+        inflight = len(self.http.connections)
+        log.info("shutting down: draining %d connection(s), grace period %.0f s", inflight, grace_s)
+        self.http.drain()
+        if not await self.http.wait_closed(grace_s):
+            log.warning("grace period of %.0f s ended with requests still in flight; they were cut off", grace_s)
+        for served in self.models.values():
+            served.metrics.ready.set(0)
+            if served.batcher is not None:
+                served.batcher.close()
+
+    # routing
+    def handle(self, request: Request) -> Response | Deferred:
+        path = request.path.rstrip("/") or "/"
+        if path.startswith("/v2/models/"):
+            return self._model_route(request, path[len("/v2/models/") :])
+        if path.startswith("/v1/models/"):
+            return self._v1_route(request, path[len("/v1/models/") :])
+        route = _STATIC.get(path)
+        if route is None:
+            raise ModelNotFound(f"no route for {request.method} {request.path}; see /v2 and /v2/models.")
+        _require(request, "GET")
+        return route(self)
+
+    def _model_route(self, request: Request, rest: str) -> Response | Deferred:
+        parts = rest.split("/")
+        served = self._find(parts[0])
+        version: str | None = None
+        if len(parts) >= 3 and parts[1] == "versions":
+            version, tail = parts[2], parts[3:]
+        else:
+            tail = parts[1:]
+        served.check_version(version)
+        if not tail:
+            _require(request, "GET")
+            return self._metadata(served)
+        if tail == ["ready"]:
+            _require(request, "GET")
+            return self._model_ready(served)
+        if tail == ["infer"]:
+            _require(request, "POST")
+            return self._infer(served, request)
+        raise ModelNotFound(f"no route for {request.method} {request.path}.")
+
+    def _v1_route(self, request: Request, rest: str) -> Response | Deferred:
+        if rest.endswith(":predict"):
+            _require(request, "POST")
+            return self._v1_predict(self._find(rest[: -len(":predict")]), request)
+        _require(request, "GET")
+        served = self._find(rest)
+        return _json({"name": served.name, "ready": served.state is ModelState.READY})
+
+    def _find(self, name: str) -> ServedModel:
+        served = self.models.get(name)
+        if served is None:
+            known = ", ".join(sorted(self.models)) or "none"
+            raise ModelNotFound(f"model '{name}' not found; this server serves: {known}.")
+        return served
+
+    # endpoints
+    def live(self) -> Response:
+        return _json({"live": True})
+
+    def ready(self) -> Response:
+        if self.stopping:
+            return _json({"ready": False, "error": "server is shutting down"}, 503)
+        waiting = [s for s in self.models.values() if s.state is not ModelState.READY]
+        if waiting:
+            detail = "; ".join(f"model '{s.name}' is {s.state.value.lower()}" for s in waiting)
+            return _json({"ready": False, "error": f"server is not ready: {detail}"}, 503)
+        return _json({"ready": True})
+
+    def server_metadata(self) -> Response:
+        return _json({"name": "modelplane", "version": __version__, "extensions": []})
+
+    def list_models(self) -> Response:
+        return _json({"models": list(self.models)})
+
+    def render_metrics(self) -> Response:
+        return Response(200, self.metrics.render(), content_type=CONTENT_TYPE)
+
+    def _metadata(self, served: ServedModel) -> Response:
+        model = served.model
+        if model is None:
+            served.ready_batcher()  # raises the not-ready error
+            raise NotReady(f"model '{served.name}' is not loaded")
+        payload: dict[str, Any] = {"name": served.name}
+        if served.config.version:
+            payload["versions"] = [served.config.version]
+        payload["platform"] = model.platform
+        payload["inputs"] = [s.as_json() for s in model.inputs]
+        payload["outputs"] = [s.as_json() for s in model.outputs]
+        return _json(payload)
+
+    def _model_ready(self, served: ServedModel) -> Response:
+        if served.state is ModelState.READY and not self.stopping:
+            return _json({"name": served.name, "ready": True})
+        reason = served.error or f"model is {served.state.value.lower()}"
+        if self.stopping:
+            reason = "server is shutting down"
+        return _json({"name": served.name, "ready": False, "error": reason}, 503)
+
+    def _infer(self, served: ServedModel, request: Request) -> Response | Deferred:
+        started = time.perf_counter()
+        try:
+            batcher = served.ready_batcher()
+            payload = _parse_body(request)
+            arrays = self._decode_inputs(served, payload.get("inputs"))
+            requested = self._requested_outputs(served, payload.get("outputs"))
+            future = batcher.submit(arrays, frozenset(requested) if requested else frozenset(served.outputs))
+        except ServerError as error:
+            self._observe(served, started, error.status)
+            raise
+        request_id = payload.get("id")
+        served.metrics.inflight.inc()
+
+        def finish(done: asyncio.Future[Outputs]) -> Response:
+            served.metrics.inflight.dec()
+            try:
+                outputs = done.result()
+                response = self._infer_response(served, request_id, outputs, requested)
+            except ServerError as error:
+                self._observe(served, started, error.status)
+                return render_error(error)
+            self._observe(served, started, 200)
+            return response
+
+        return Deferred(future, finish)
+
+    def _infer_response(
+        self, served: ServedModel, request_id: Any, outputs: Outputs, requested: list[str]
+    ) -> Response:
+        names = requested or list(outputs)
+        encoded = []
+        for name in names:
+            if name not in outputs:
+                raise ServerError(f"model '{served.name}' did not return output '{name}'.")
+            encoded.append(tensors.encode_output(name, outputs[name]))
+        body: dict[str, Any] = {"model_name": served.name}
+        if served.config.version:
+            body["model_version"] = served.config.version
+        if request_id is not None:
+            body["id"] = request_id
+        body["outputs"] = encoded
+        return _json(body)
+
+    def _decode_inputs(self, served: ServedModel, raw: Any) -> dict[str, Array]:
+        if not isinstance(raw, list) or not raw:
+            raise InvalidInput("'inputs' is required: a non-empty list of {name, shape, datatype, data}.")
+        arrays: dict[str, Array] = {}
+        for index, obj in enumerate(raw):
+            name, array = tensors.decode_input(obj, index=index)
+            if name in arrays:
+                raise InvalidInput(f"input '{name}' is given twice.")
+            if served.inputs:
+                spec = served.inputs.get(name)
+                if spec is None:
+                    expected = ", ".join(served.inputs)
+                    raise InvalidInput(f"model '{served.name}' has no input '{name}'; its inputs are: {expected}.")
+                array = tensors.conform(array, spec, where=f"input '{name}'")
+            arrays[name] = array
+        missing = [n for n in served.inputs if n not in arrays]
+        if missing:
+            raise InvalidInput(f"model '{served.name}' needs input(s) {', '.join(missing)}; they are missing.")
+        return arrays
+
+    def _requested_outputs(self, served: ServedModel, raw: Any) -> list[str]:
+        if raw is None:
+            return []
+        if not isinstance(raw, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in raw):
+            raise InvalidInput("'outputs' must be a list of objects with a 'name', e.g. [{\"name\": \"label\"}].")
+        names = [o["name"] for o in raw]
+        if served.outputs:
+            unknown = [n for n in names if n not in served.outputs]
+            if unknown:
+                known = ", ".join(served.outputs)
+                raise InvalidInput(f"model '{served.name}' has no output {', '.join(unknown)}; its outputs: {known}.")
+        return names
+
+    def _v1_predict(self, served: ServedModel, request: Request) -> Response | Deferred:
+        started = time.perf_counter()
+        try:
+            batcher = served.ready_batcher()
+            payload = _parse_body(request)
+            instances = payload.get("instances", payload.get("inputs"))
+            if not isinstance(instances, list) or not instances:
+                raise InvalidInput("'instances' is required: a non-empty list with one entry per row.")
+            if len(served.inputs) > 1:
+                raise InvalidInput(
+                    f"model '{served.name}' has {len(served.inputs)} inputs; v1 predict takes one. "
+                    "Use POST /v2/models/{name}/infer."
+                )
+            spec = next(iter(served.inputs.values()), None)
+            array = tensors.instances_to_array(instances, spec)
+            if spec is not None:
+                array = tensors.conform(array, spec, where="instances")
+            first = next(iter(served.outputs), None)
+            future = batcher.submit({spec.name if spec else "input0": array}, frozenset([first] if first else []))
+        except ServerError as error:
+            self._observe(served, started, error.status)
+            raise
+        served.metrics.inflight.inc()
+
+        def finish(done: asyncio.Future[Outputs]) -> Response:
+            served.metrics.inflight.dec()
+            try:
+                outputs = done.result()
+            except ServerError as error:
+                self._observe(served, started, error.status)
+                return render_error(error)
+            name = first if first in outputs else next(iter(outputs))
+            self._observe(served, started, 200)
+            return _json({"predictions": _nested(outputs[name])})
+
+        return Deferred(future, finish)
+
+    def _observe(self, served: ServedModel, started: float, status: int) -> None:
+        served.metrics.count(status)
+        served.metrics.latency.observe(time.perf_counter() - started)
+
+
+def _nested(array: Array) -> Any:
+    if array.dtype.kind in "OSU":
+        return tensors.wire_data(array) if array.ndim == 1 else [_nested(row) for row in array]
+    if array.dtype.kind == "f" and array.dtype.itemsize == 2:
+        return array.astype("float32")
+    return array
+
+
+def _parse_body(request: Request) -> dict[str, Any]:
+    try:
+        payload = orjson.loads(request.body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"the request body is not valid JSON: {error}.") from error
+    if not isinstance(payload, dict):
+        raise InvalidInput("the request body must be a JSON object.")
+    return payload
+
+
+def _require(request: Request, method: str) -> None:
+    if request.method != method:
+        raise MethodNotAllowed(f"{request.path} takes {method}, not {request.method}.")
+
+
+_STATIC: dict[str, Callable[[ModelServer], Response]] = {
+    "/v2/health/live": ModelServer.live,
+    "/v2/health/ready": ModelServer.ready,
+    "/v2": ModelServer.server_metadata,
+    "/v2/models": ModelServer.list_models,
+    "/metrics": ModelServer.render_metrics,
+}

@@ -1,0 +1,311 @@
+"""A small, fast HTTP/1.1 server on asyncio + httptools, for the model server (and later the router).
+
+Why not a framework: the model server's whole job is request overhead; a framework adds a task, a
+scope dict and a response object per request. Here a request is parsed by httptools, handed to one
+`Handler` call, and answered with one `transport.write`.
+
+Invariants:
+- Responses go out in request order on each connection (pipelined requests wait their turn).
+- A handler returns a `Response`, or a `Deferred` whose future completes later (no task per request).
+- Bodies over `max_body` get 413 before the body is read, and the connection closes.
+- `drain()` stops accepting: idle connections close now; busy ones close after their response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httptools
+
+from modelplane.server.errors import PayloadTooLarge, ServerError
+
+log = logging.getLogger(__name__)
+
+JSON = b"application/json"
+_LINGER_S = 2.0
+_REASONS = {
+    100: b"Continue",
+    200: b"OK",
+    400: b"Bad Request",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    413: b"Payload Too Large",
+    500: b"Internal Server Error",
+    501: b"Not Implemented",
+    503: b"Service Unavailable",
+}
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    path: str
+    query: str
+    body: bytes
+    content_type: bytes | None
+    headers: dict[bytes, bytes]
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: bytes = JSON
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+@dataclass(slots=True)
+class Deferred:
+    """A response that is not ready yet: `finish(future)` builds it once `future` is done."""
+
+    future: asyncio.Future[Any]
+    finish: Callable[[asyncio.Future[Any]], Response]
+
+
+class Handler(Protocol):
+    def __call__(self, request: Request) -> Response | Deferred: ...
+
+
+ErrorRenderer = Callable[[ServerError], Response]
+
+
+class HttpServer:
+    """Owns the listening socket and the set of live connections."""
+
+    def __init__(self, handler: Handler, *, render_error: ErrorRenderer, max_body: int) -> None:
+        self.handler = handler
+        self.render_error = render_error
+        self.max_body = max_body
+        self.connections: set[Connection] = set()
+        self.draining = False
+        self._server: asyncio.Server | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def listen(self, host: str, port: int) -> int:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: Connection(self), host, port, backlog=2048)
+        sock = self._server.sockets[0]
+        return int(sock.getsockname()[1])
+
+    def drain(self) -> None:
+        self.draining = True
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            connection.close_when_idle()
+
+    async def wait_closed(self, timeout: float) -> bool:
+        """Wait until every connection has finished; False when the timeout cut some off."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            for connection in list(self.connections):
+                connection.abort()
+            return False
+
+    def track(self, connection: Connection, alive: bool) -> None:
+        if alive:
+            self.connections.add(connection)
+            self._idle.clear()
+        else:
+            self.connections.discard(connection)
+            if not self.connections:
+                self._idle.set()
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: parse, hand each request to the handler, write answers in order."""
+
+    __slots__ = (
+        "_body",
+        "_content_length",
+        "_headers",
+        "_keep_alive",
+        "_parser",
+        "_pending",
+        "_queue",
+        "_refused",
+        "_server",
+        "_transport",
+        "_url",
+    )
+
+    def __init__(self, server: HttpServer) -> None:
+        self._server = server
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._url = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._body: list[bytes] = []
+        self._content_length = 0
+        self._refused = False
+        self._keep_alive = True
+        self._queue: deque[tuple[Request, bool]] = deque()
+        self._pending: Deferred | None = None
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._server.track(self, True)
+        if self._server.draining:
+            transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._queue.clear()
+        self._server.track(self, False)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._reply_and_close(Response(501, b'{"error": "protocol upgrades are not supported"}'))
+        except httptools.HttpParserError as error:
+            if not self._refused:
+                message = f"malformed HTTP request: {error}".encode()
+                self._reply_and_close(Response(400, b'{"error": %s}' % _quote(message)))
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._body = []
+        self._content_length = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.lower()] = value
+
+    def on_headers_complete(self) -> None:
+        length = self._headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self._server.max_body:
+            self._refuse_too_large()
+            return
+        if self._headers.get(b"expect", b"").lower() == b"100-continue" and self._transport is not None:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        if self._refused:
+            return
+        self._content_length += len(body)
+        if self._content_length > self._server.max_body:
+            self._refuse_too_large()
+            return
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._refused:
+            return
+        url = httptools.parse_url(self._url)
+        request = Request(
+            method=self._parser.get_method().decode(),
+            path=url.path.decode(),
+            query=(url.query or b"").decode(),
+            body=b"".join(self._body),
+            content_type=self._headers.get(b"content-type"),
+            headers=self._headers,
+        )
+        self._queue.append((request, self._parser.should_keep_alive()))
+        if self._pending is None:
+            self._run_queue()
+
+    # answering
+    def _run_queue(self) -> None:
+        while self._queue and self._pending is None and self._transport is not None:
+            request, keep_alive = self._queue.popleft()
+            self._keep_alive = keep_alive
+            try:
+                result = self._server.handler(request)
+            except ServerError as error:
+                result = self._server.render_error(error)
+            except Exception as error:
+                log.exception("handler failed on %s %s", request.method, request.path)
+                result = self._server.render_error(ServerError(f"{type(error).__name__}: {error}"))
+            if isinstance(result, Deferred):
+                self._pending = result
+                result.future.add_done_callback(self._on_deferred)
+            else:
+                self._write(result)
+
+    def _on_deferred(self, future: asyncio.Future[Any]) -> None:
+        pending, self._pending = self._pending, None
+        assert pending is not None
+        try:
+            response = pending.finish(future)
+        except ServerError as error:
+            response = self._server.render_error(error)
+        except Exception as error:
+            log.exception("response failed")
+            response = self._server.render_error(ServerError(f"{type(error).__name__}: {error}"))
+        self._write(response)
+        self._run_queue()
+
+    def _write(self, response: Response) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        closing = not self._keep_alive or (self._server.draining and not self._queue)
+        transport.write(_encode(response, closing=closing))
+        if closing:
+            transport.close()
+
+    def _refuse_too_large(self) -> None:
+        limit = self._server.max_body
+        error = PayloadTooLarge(
+            f"request body exceeds the limit of {limit} bytes; send smaller batches or raise --max-body-size."
+        )
+        self._reply_and_close(self._server.render_error(error))
+
+    def _reply_and_close(self, response: Response) -> None:
+        """Answer, then half-close and discard what the client still sends: closing a socket with
+        unread data makes the kernel send RST, and the client could lose the answer."""
+        self._refused = True
+        self._queue.clear()
+        transport = self._transport
+        if transport is None:
+            return
+        if self._pending is None:
+            transport.write(_encode(response, closing=True))
+        if transport.can_write_eof():
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(_LINGER_S, transport.close)
+        else:
+            transport.close()
+
+    def close_when_idle(self) -> None:
+        if self._pending is None and not self._queue and self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+
+def _encode(response: Response, *, closing: bool) -> bytes:
+    head = [
+        b"HTTP/1.1 %d %s\r\n" % (response.status, _REASONS.get(response.status, b"Unknown")),
+        b"content-type: %s\r\ncontent-length: %d\r\n" % (response.content_type, len(response.body)),
+    ]
+    for name, value in response.headers:
+        head.append(b"%s: %s\r\n" % (name, value))
+    if closing:
+        head.append(b"connection: close\r\n")
+    head.append(b"\r\n")
+    head.append(response.body)
+    return b"".join(head)
+
+
+def _quote(text: bytes) -> bytes:
+    return b'"' + text.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b" ") + b'"'

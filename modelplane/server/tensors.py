@@ -1,0 +1,199 @@
+"""Tensors on the wire: Open Inference Protocol v2 JSON <-> numpy, with the protocol's validation.
+
+Pure functions, no I/O. `decode_input` turns one request input (`name`, `shape`, `datatype`, flat or
+nested `data`) into a numpy array of the datatype's dtype and the declared shape, or raises
+`InvalidInput` with a message that says what to fix. `encode_output` turns a model's array back into a
+response output with flat row-major `data`. BYTES tensors are numpy object arrays of `bytes` inside the
+server; on the wire they are JSON strings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from modelplane.server.errors import InvalidInput, Unsupported
+from modelplane.server.model import NUMPY_DTYPES, Array, Datatype, TensorSpec, datatype_of
+
+_DATATYPES = {d.value: d for d in Datatype}
+_INTEGER = frozenset(
+    {
+        Datatype.UINT8,
+        Datatype.UINT16,
+        Datatype.UINT32,
+        Datatype.UINT64,
+        Datatype.INT8,
+        Datatype.INT16,
+        Datatype.INT32,
+        Datatype.INT64,
+    }
+)
+_FLOAT = frozenset({Datatype.FP16, Datatype.FP32, Datatype.FP64})
+
+
+def parse_datatype(value: object, *, where: str) -> Datatype:
+    if not isinstance(value, str) or value not in _DATATYPES:
+        known = ", ".join(_DATATYPES)
+        raise InvalidInput(f"{where}: datatype {value!r} is not one of {known}.")
+    return _DATATYPES[value]
+
+
+def _parse_shape(value: object, *, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value
+    ):
+        raise InvalidInput(f"{where}: shape must be a list of non-negative integers, e.g. [1, 4]; got {value!r}.")
+    return tuple(value)
+
+
+def decode_input(obj: object, *, index: int) -> tuple[str, Array]:
+    """One `inputs[index]` entry of an infer request -> (name, array shaped as declared)."""
+    where = f"inputs[{index}]"
+    if not isinstance(obj, dict):
+        raise InvalidInput(f"{where} must be an object with name, shape, datatype and data.")
+    name = obj.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidInput(f"{where}: 'name' is required and must be a non-empty string.")
+    where = f"input '{name}'"
+    parameters = obj.get("parameters")
+    if isinstance(parameters, dict) and "binary_data_size" in parameters:
+        raise Unsupported(f"{where}: the binary tensor data extension is not supported; send JSON 'data'.")
+    for key in ("shape", "datatype", "data"):
+        if key not in obj:
+            raise InvalidInput(f"{where}: '{key}' is required.")
+    shape = _parse_shape(obj["shape"], where=where)
+    datatype = parse_datatype(obj["datatype"], where=where)
+    data = obj["data"]
+    if not isinstance(data, list):
+        data = [data]
+    return name, to_array(data, shape=shape, datatype=datatype, where=where)
+
+
+def to_array(data: list[Any], *, shape: tuple[int, ...], datatype: Datatype, where: str) -> Array:
+    """JSON data (flat or nested, row-major) -> array of `datatype` with `shape`, validated."""
+    expected = math.prod(shape)
+    if datatype is Datatype.BYTES:
+        flat = _flatten_bytes(data, where=where)
+        if len(flat) != expected:
+            raise _size_error(where, shape, expected, len(flat))
+        array = np.empty(expected, dtype=object)
+        array[:] = flat
+        return array.reshape(shape)
+    try:
+        raw = np.asarray(data)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput(f"{where}: data is not a regular (non-ragged) array of {datatype} values.") from error
+    if raw.size != expected:
+        raise _size_error(where, shape, expected, raw.size)
+    return _cast(raw, datatype=datatype, where=where).reshape(shape)
+
+
+def _size_error(where: str, shape: tuple[int, ...], expected: int, got: int) -> InvalidInput:
+    return InvalidInput(
+        f"{where}: shape {list(shape)} holds {expected} elements but data has {got}. "
+        "Make data row-major with exactly the product of shape elements."
+    )
+
+
+def _cast(raw: Array, *, datatype: Datatype, where: str) -> Array:
+    kind = raw.dtype.kind
+    if raw.size == 0:
+        return raw.astype(NUMPY_DTYPES[datatype])
+    if datatype is Datatype.BOOL:
+        if kind != "b":
+            raise InvalidInput(f"{where}: BOOL data must be JSON true/false values.")
+        return raw
+    if datatype in _INTEGER:
+        if kind not in "iu":
+            raise InvalidInput(f"{where}: {datatype} data must be whole numbers; got {_describe(raw)}.")
+        info = np.iinfo(NUMPY_DTYPES[datatype])
+        if int(raw.min()) < info.min or int(raw.max()) > info.max:
+            raise InvalidInput(f"{where}: a value is out of range for {datatype} ({info.min}..{info.max}).")
+        return raw.astype(NUMPY_DTYPES[datatype], copy=False)
+    if kind not in "iuf":
+        raise InvalidInput(f"{where}: {datatype} data must be numbers; got {_describe(raw)}.")
+    return raw.astype(NUMPY_DTYPES[datatype], copy=False)
+
+
+def _describe(raw: Array) -> str:
+    return {"b": "true/false values", "f": "fractional numbers", "U": "strings", "O": "mixed values"}.get(
+        raw.dtype.kind, str(raw.dtype)
+    )
+
+
+def _flatten_bytes(data: list[Any], *, where: str) -> list[bytes]:
+    out: list[bytes] = []
+    stack: list[Any] = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, str):
+                out.append(item.encode())
+            elif isinstance(item, list):
+                stack.append(iter(item))
+                break
+            else:
+                raise InvalidInput(f"{where}: BYTES data must be strings; got {type(item).__name__}.")
+        else:
+            stack.pop()
+    return out
+
+
+def conform(array: Array, spec: TensorSpec, *, where: str) -> Array:
+    """Check an input array against the model's declared input; cast numeric types to the model's."""
+    got = datatype_of(array)
+    if (got is Datatype.BYTES) != (spec.datatype is Datatype.BYTES):
+        raise InvalidInput(f"{where}: the model takes {spec.datatype}; got {got}.")
+    if len(spec.shape) != array.ndim or any(
+        want != -1 and want != have for want, have in zip(spec.shape, array.shape, strict=True)
+    ):
+        raise InvalidInput(
+            f"{where}: the model takes shape {list(spec.shape)} (-1 is any size); got {list(array.shape)}."
+        )
+    if got is not spec.datatype and spec.datatype is not Datatype.BYTES:
+        return array.astype(NUMPY_DTYPES[spec.datatype])
+    return array
+
+
+def encode_output(name: str, array: Array) -> dict[str, Any]:
+    """A model output array -> OIP response output (flat row-major data)."""
+    datatype = datatype_of(array)
+    return {"name": name, "datatype": str(datatype), "shape": list(array.shape), "data": wire_data(array)}
+
+
+def wire_data(array: Array) -> Any:
+    """Flat data that orjson serialises (numpy arrays pass through with OPT_SERIALIZE_NUMPY)."""
+    flat = array.reshape(-1)
+    kind = flat.dtype.kind
+    if kind in "OSU":
+        return [_text(v) for v in flat.tolist()]
+    if flat.dtype == np.float16:
+        return flat.astype(np.float32)
+    return np.ascontiguousarray(flat)
+
+
+def _text(value: object) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def instances_to_array(instances: Sequence[Any], spec: TensorSpec | None) -> Array:
+    """KServe v1 `instances` -> one batch array for a single-input model."""
+    if spec is not None and spec.datatype is Datatype.BYTES:
+        raw_shape = np.shape(np.asarray(instances, dtype=object))
+        return to_array(list(instances), shape=tuple(raw_shape), datatype=Datatype.BYTES, where="instances")
+    try:
+        raw = np.asarray(instances)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput("instances: must be a list of equally shaped rows.") from error
+    if raw.dtype.kind in "US":
+        return to_array(list(instances), shape=raw.shape, datatype=Datatype.BYTES, where="instances")
+    datatype = spec.datatype if spec is not None else (Datatype.FP64 if raw.dtype.kind == "f" else datatype_of(raw))
+    if raw.dtype.kind == "i" and spec is None:
+        datatype = Datatype.INT64
+    return _cast(raw, datatype=datatype, where="instances")
