@@ -26,3 +26,7 @@ cli.add_command(serving.serve)
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

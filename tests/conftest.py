@@ -1,0 +1,119 @@
+"""Shared test helpers: start a real `modelplane serve` process and talk HTTP to it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LISTENING = re.compile(r"modelplane server listening on http://([\d.]+):(\d+)")
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.02) -> None:
+    """Poll `condition` until it is true; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class ServerProcess:
+    """A real model-server process on a free port, with its output captured."""
+
+    def __init__(self, spec: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.output: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "modelplane.cli.main", "serve", "-f", str(spec), "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+        self.port = 0
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        wait_for(lambda: self.port != 0 or self.proc.poll() is not None, timeout=60, what="the server to listen")
+        if self.port == 0:
+            raise AssertionError("server exited early:\n" + self.log)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+            match = LISTENING.search(line)
+            if match:
+                self.port = int(match.group(2))
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)
+
+    def connection(self, timeout: float = 30) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
+        conn = self.connection()
+        try:
+            payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+            headers = {"content-type": "application/json"} if payload is not None else {}
+            conn.request(method, path, body=payload, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            try:
+                return response.status, json.loads(data)
+            except ValueError:
+                return response.status, data.decode()
+        finally:
+            conn.close()
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError("server exited:\n" + self.log)
+            try:
+                return self.request("GET", "/v2/health/ready")[0] == 200
+            except OSError:
+                return False
+
+        wait_for(ready, timeout=timeout, what="/v2/health/ready to be 200", interval=0.05)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            raise
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def start(spec: Path, *args: str, ready: bool = True, env: dict[str, str] | None = None) -> ServerProcess:
+        server = ServerProcess(spec, *args, env=env)
+        started.append(server)
+        if ready:
+            server.wait_ready()
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            os.killpg(server.proc.pid, signal.SIGKILL)
+            server.proc.wait()
