@@ -86,7 +86,9 @@ def text_pipeline(min_df: int = 1, c: float = 10.0) -> Any:
     )
 
 
-def holdout_then_refit(make_model: Callable[[], Any], x: Sequence[Any], y: Sequence[Any]) -> tuple[Any, float]:
+def holdout_then_refit(
+    make_model: Callable[[], Any], x: Sequence[Any], y: Sequence[Any]
+) -> tuple[Any, float]:
     """Score a fresh model on a stratified held-out split, then return one refit on all the data."""
     from sklearn.model_selection import train_test_split
 
@@ -159,7 +161,9 @@ def missing_models(out: Path = DEFAULT_OUT) -> list[str]:
     return [name for name, rel in MODEL_FILES.items() if not (out / rel).is_file()]
 
 
-def build_all(out: Path = DEFAULT_OUT, force: bool = False, log: Callable[[str], None] = print) -> list[BuildResult]:
+def build_all(
+    out: Path = DEFAULT_OUT, force: bool = False, log: Callable[[str], None] = print
+) -> list[BuildResult]:
     """Train and save every model missing under ``out`` (all of them with ``force``)."""
     results: list[BuildResult] = []
     for name, rel in MODEL_FILES.items():

@@ -108,9 +108,9 @@ class Model(Protocol):
     def outputs(self) -> Sequence[TensorSpec]: ...
 
     def predict(self, inputs: Mapping[str, Array], outputs: frozenset[str]) -> Mapping[str, Array]:
-        """Run one batch. `outputs` names the outputs some request in the batch asked for (never
-        empty); a model may return more, the server filters. Raise any exception to fail the batch:
-        its message reaches the callers as a 500."""
+        """Run one batch. `outputs` names the outputs some request in the batch asked for; empty
+        means all of them. A model may return more, the server filters. Raise any exception to fail
+        the batch: its message reaches the callers as a 500."""
         ...
 
 

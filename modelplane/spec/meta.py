@@ -9,14 +9,14 @@ objects deploy to a cluster unchanged.
 from __future__ import annotations
 
 import re
-from typing import Annotated, ClassVar, Literal, Self
+from typing import Annotated, ClassVar, Final, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.alias_generators import to_camel
 
 from modelplane.spec.errors import FieldProblems
 
-API_VERSION = "modelplane.dev/v1alpha1"
+API_VERSION: Final = "modelplane.dev/v1alpha1"
 DEFAULT_NAMESPACE = "default"
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")

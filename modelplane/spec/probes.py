@@ -31,7 +31,7 @@ class Probe(SpecModel):
 
 
 class Probes(SpecModel):
-    """Startup (off unless given), readiness and liveness (on, with Kubernetes defaults); null turns one off."""
+    """Startup (off unless given), readiness and liveness (on by default); null turns one off."""
 
     startup: Probe | None = None
     """Holds liveness and readiness back until the model has loaded; budget ≈ failureThreshold × period."""

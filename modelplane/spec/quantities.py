@@ -69,7 +69,7 @@ def _suffix_hint(text: str) -> str:
     if binary and binary_form != text:
         return f" Did you mean {binary_form}?"
     if decimal != text:
-        return f" Did you mean {decimal} (10^n bytes) or {binary_form} (2^n bytes)?"
+        return f" Did you mean {decimal} (decimal) or {binary_form} (binary)?"
     return ""
 
 

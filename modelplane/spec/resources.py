@@ -8,9 +8,9 @@ equal GPU limits (GPUs are never overcommitted or shared).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Self
 
-from pydantic import Field, ModelWrapValidatorHandler, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from modelplane.spec.errors import FieldPath, FieldProblems
 from modelplane.spec.meta import SpecModel
@@ -54,27 +54,29 @@ class ResourceRequirements(SpecModel):
     limits: ResourceList = Field(default_factory=ResourceList)
     """What the runtime enforces: cpu is throttled above it, memory above it is an OOM kill."""
 
-    @model_validator(mode="wrap")
-    @classmethod
-    def _default_and_check(
-        cls, data: Any, handler: ModelWrapValidatorHandler[ResourceRequirements]
-    ) -> ResourceRequirements:
-        given = handler(data)
-        requests, limits = given.requests, given.limits
-        problems = _check_gpu(requests, limits) + _check_not_above_limit(requests, limits)
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems = _check_gpu(self.requests, self.limits) + _check_not_above_limit(self.requests, self.limits)
         if problems:
             raise FieldProblems(problems)
-        defaulted_requests = requests.model_copy(
+        return self
+
+    def defaulted(self) -> ResourceRequirements:
+        """A copy with requests defaulted to limits, and GPU limits to GPU requests, per resource."""
+        requests = self.requests.model_copy(
             update={
-                name: getattr(limits, name)
+                name: getattr(self.limits, name)
                 for name in ("cpu", "memory", "gpu")
-                if getattr(requests, name) is None and getattr(limits, name) is not None
+                if getattr(self.requests, name) is None and getattr(self.limits, name) is not None
             }
         )
-        defaulted_limits = limits.model_copy(
-            update={"gpu": requests.gpu} if limits.gpu is None and requests.gpu is not None else {}
-        )
-        return given.model_copy(update={"requests": defaulted_requests, "limits": defaulted_limits})
+        gpu_from_request = self.limits.gpu is None and self.requests.gpu is not None
+        limits = self.limits.model_copy(update={"gpu": self.requests.gpu} if gpu_from_request else {})
+        return self.model_copy(update={"requests": requests, "limits": limits})
+
+
+Resources = Annotated[ResourceRequirements, AfterValidator(ResourceRequirements.defaulted)]
+"""Requests and limits as a field of a spec: validated, then defaulted as Kubernetes does."""
 
 
 def _check_gpu(requests: ResourceList, limits: ResourceList) -> list[tuple[FieldPath, str]]:

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from modelplane.server.errors import ModelLoadError
 from modelplane.server.loaders._errors import load_error
 from modelplane.server.model import Datatype, LoadRequest, TensorSpec
 
@@ -92,8 +91,4 @@ def specs_param(request: LoadRequest, key: str, default: tuple[TensorSpec, ...])
     try:
         return tensor_specs(value, where=f"spec.model.params.{key}")
     except ValueError as exc:
-        raise _bad_param(request, key, exc) from exc
-
-
-def _bad_param(request: LoadRequest, key: str, exc: ValueError) -> ModelLoadError:
-    return load_error(request, str(exc), f"Fix spec.model.params.{key}.")
+        raise load_error(request, str(exc), f"Fix spec.model.params.{key}.") from exc

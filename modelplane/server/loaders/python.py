@@ -96,16 +96,22 @@ def load(request: LoadRequest) -> Model:
             "Set spec.model.uri.",
         )
     if target.endswith(".py") or "/" in target or "\\" in target:
-        path = Path(target) if Path(target).is_absolute() else request.base_dir / target
-        module, roots = _load_file(request, path.resolve()), [str(path.resolve())]
+        path = (request.base_dir / target).resolve()  # an absolute target stays as it is
+        module, roots = _load_file(request, path), [str(path)]
+        kind = "file"
     else:
         module, roots = _import_module(request, target)
+        kind = "module"
     cls = getattr(module, class_name, None)
     if not inspect.isclass(cls):
-        defined = sorted(name for name, value in vars(module).items() if inspect.isclass(value))
+        defined = sorted(
+            name
+            for name, value in vars(module).items()
+            if inspect.isclass(value) and value.__module__ == module.__name__
+        )
         raise load_error(
             request,
-            f"'{target}' defines no class '{class_name}' (classes found: {', '.join(defined) or 'none'})",
+            f"the {kind} defines no class '{class_name}' (classes found: {', '.join(defined) or 'none'})",
             "Check the class name after ':' in spec.model.uri.",
         )
     instance: Any = _run_user_code(request, roots, lambda: cls(**request.params) if request.params else cls())

@@ -83,7 +83,8 @@ def load(request: LoadRequest) -> Model:
             "Check that the directory was written by SentenceTransformer.save and is complete.",
             source=source,
         ) from exc
-    dim = int(encoder.get_sentence_embedding_dimension() or 0)
+    dimension = getattr(encoder, "get_embedding_dimension", None) or encoder.get_sentence_embedding_dimension
+    dim = int(dimension() or 0)
     embedding = TensorSpec("embedding", Datatype.FP32, (-1, dim or -1))
     return SentenceTransformerModel(encoder=encoder, normalize=normalize, dim=dim, outputs=(embedding,))
 

@@ -1,0 +1,60 @@
+"""Job: work that runs to completion (training, batch inference, data loading), as a batch/v1 Job.
+
+Defaults as Kubernetes: completions 1, parallelism 1, backoffLimit 6, no activeDeadlineSeconds, no
+TTL, terminationGracePeriodSeconds 30. Difference: restartPolicy defaults to Never (Kubernetes has no
+default and requires Never or OnFailure).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from modelplane.spec.meta import Labels, Object, SpecModel
+from modelplane.spec.placement import Toleration
+from modelplane.spec.resources import ResourceRequirements, Resources
+
+
+class RestartPolicy(StrEnum):
+    NEVER = "Never"
+    ON_FAILURE = "OnFailure"
+
+
+class JobSpec(SpecModel):
+    """What to run, with which resources, and how often to retry."""
+
+    command: list[str] = Field(min_length=1)
+    """The program and its arguments, e.g. [python, train.py]."""
+    image: str | None = None
+    """Container image; used on Kubernetes only."""
+    working_dir: str | None = None
+    """Directory to run in; locally defaults to the spec file's folder."""
+    env: dict[str, str] = Field(default_factory=dict)
+    """Environment variables."""
+    resources: Resources = Field(default_factory=ResourceRequirements)
+    node_selector: Labels = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    completions: int = Field(default=1, ge=1)
+    """Successful runs needed for the job to be complete."""
+    parallelism: int = Field(default=1, ge=1)
+    """Runs at once."""
+    backoff_limit: int = Field(default=6, ge=0)
+    """Failed runs allowed before the job fails."""
+    active_deadline_seconds: int | None = Field(default=None, ge=1)
+    """Fail the job after running this long; unset = no limit."""
+    ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
+    """Delete the finished job after this long; unset = keep it."""
+    restart_policy: RestartPolicy = RestartPolicy.NEVER
+    """Never: a failed run is replaced by a new one; OnFailure: restarted in place."""
+    termination_grace_period_seconds: int = Field(default=30, ge=0)
+
+
+class Job(Object):
+    """A batch job that runs to completion."""
+
+    kind: Literal["Job"] = "Job"
+    spec: JobSpec
+
+    cluster_scoped: ClassVar[bool] = False
