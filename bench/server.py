@@ -35,11 +35,13 @@ def modelplane_target(python: str) -> dict[str, Any]:
     """modelplane as a target of the peers' harness: `modelplane serve` of the shipped examples."""
     spec = ROOT / "examples" / "nlp.yaml"
     serve = f"{python} -m modelplane.cli.main serve -f {spec} --port 9000 --log-level warning --name"
+    nobatch = ROOT / "bench" / "specs" / "iris-nobatch.yaml"
     v2_iris = {"inputs": [{"name": "input0", "shape": [1, 4], "datatype": "FP64", "data": IRIS_ROW}]}
     return {
         "name": "modelplane",
         "note": "modelplane serve (1 process): OIP v2 infer; examples/nlp.yaml (iris batching <= 64, "
-        "maxLatencyMs 0; accel simulated 20 ms, batch <= 32, maxLatencyMs 5)",
+        "maxLatencyMs 0; tiny-nobatch: the same model without batching; accel simulated 20 ms, "
+        "batch <= 32, maxLatencyMs 5)",
         "workloads": {
             "tiny": {
                 "start": f"{serve} iris",
@@ -51,6 +53,11 @@ def modelplane_target(python: str) -> dict[str, Any]:
                 "url": "http://127.0.0.1:9000/v1/models/iris:predict",
                 "body": {"instances": [IRIS_ROW]},
                 "expect": {"predictions": [0]},
+            },
+            "tiny-nobatch": {
+                "start": f"{python} -m modelplane.cli.main serve -f {nobatch} --port 9000 --log-level warning",
+                "url": "http://127.0.0.1:9000/v2/models/iris/infer",
+                "body": v2_iris,
             },
             "accel": {
                 "start": f"{serve} accel",
@@ -95,7 +102,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _row(name: str, workload: str, w: dict[str, Any]) -> str:
     if w.get("status") != "ok":
-        return f"| {name} | {workload} | FAILED ({w.get('phase')}: {str(w.get('reason', ''))[:60]}) | | | | | |"
+        return (
+            f"| {name} | {workload} | FAILED ({w.get('phase')}: {str(w.get('reason', ''))[:60]}) | | | | | |"
+        )
     m, e = w["median"], w["errors_total"]
     return (
         f"| {name} | {workload} | {m['rps']:.0f} | {m['p50_ms']} | {m['p99_ms']} | "
@@ -105,11 +114,12 @@ def _row(name: str, workload: str, w: dict[str, Any]) -> str:
 
 def summarise(doc: dict[str, Any], *, args: argparse.Namespace) -> str:
     targets = doc["targets"]
+    config = doc["config"]
     lines = [
         "# Benchmarks",
         "",
         "Written by `python bench/server.py` (see its docstring). One server process per target, wrk "
-        f"closed loop with {doc['config']['connections']} connections and {doc['config']['threads']} threads, "
+        f"closed loop with {config['connections']} connections and {config['threads']} threads, "
         f"{args.warmup} s warm-up + {args.duration} s measured, {args.reps} reps on the same server process, "
         "medians of req/s and of each percentile, errors summed over reps. wrk and the server share the "
         "machine's cores, so absolute numbers are low; compare ratios within one run.",
@@ -134,7 +144,9 @@ def summarise(doc: dict[str, Any], *, args: argparse.Namespace) -> str:
     accel = rps("modelplane", "accel")
     if accel is not None:
         verdict = "met" if accel >= 0.9 * 1600 else "NOT met"
-        lines.append(f"- W2: {accel:.0f} req/s = {accel / 1600:.0%} of the ideal 1,600 (target >= 90%): {verdict}.")
+        lines.append(
+            f"- W2: {accel:.0f} req/s = {accel / 1600:.0%} of the ideal 1,600 (target >= 90%): {verdict}."
+        )
     peers = {n: rps(n, "tiny") for n in ("kserve", "bentoml", "ray-serve-mo64", "ray-serve")}
     measured = {n: v for n, v in peers.items() if v is not None}
     tiny = rps("modelplane", "tiny")
@@ -151,12 +163,27 @@ def summarise(doc: dict[str, Any], *, args: argparse.Namespace) -> str:
     elif tiny is not None:
         lines.append("- W1: no peer measured in this run (`--peers none`); no ratio to report.")
     versions = {n: t.get("versions", {}) for n, t in targets.items()}
+    versions["modelplane"] = _our_versions()
     lines += ["", f"Versions: {json.dumps(versions)}", ""]
     return "\n".join(lines)
 
 
+def _our_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("modelplane", "numpy", "scikit-learn", "httptools", "uvloop", "orjson", "prometheus-client"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated peer targets, or 'none'")
     parser.add_argument("--harness", type=Path, default=DEFAULT_HARNESS, help="the peers' harness folder")
     parser.add_argument("--reps", type=int, default=3)

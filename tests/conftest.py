@@ -46,7 +46,9 @@ class ServerProcess:
         self.port = 0
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        wait_for(lambda: self.port != 0 or self.proc.poll() is not None, timeout=60, what="the server to listen")
+        wait_for(
+            lambda: self.port != 0 or self.proc.poll() is not None, timeout=60, what="the server to listen"
+        )
         if self.port == 0:
             raise AssertionError("server exited early:\n" + self.log)
 
@@ -65,7 +67,9 @@ class ServerProcess:
     def connection(self, timeout: float = 30) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
-    def request(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None
+    ) -> tuple[int, Any]:
         conn = self.connection()
         try:
             payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)

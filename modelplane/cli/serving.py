@@ -15,19 +15,34 @@ from modelplane.spec import ModelDeployment, load_path
 
 
 @click.command()
-@click.option("-f", "--filename", "path", required=True, type=click.Path(path_type=Path),
-              help="Spec file or folder holding the ModelDeployment(s).")
+@click.option(
+    "-f",
+    "--filename",
+    "path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Spec file or folder holding the ModelDeployment(s).",
+)
 @click.option("--name", default=None, help="Serve only the ModelDeployment with this name.")
 @click.option("-n", "--namespace", default=None, help="Serve only ModelDeployments of this namespace.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, help="Port to bind; 0 picks a free one.")
-@click.option("--max-body-size", default=DEFAULT_MAX_BODY, show_default=True,
-              help="Largest request body in bytes; larger ones get 413.")
-@click.option("--grace-period", type=float, default=None,
-              help="Seconds to finish in-flight requests after SIGTERM "
-              "[default: spec.terminationGracePeriodSeconds, 30].")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--max-body-size",
+    default=DEFAULT_MAX_BODY,
+    show_default=True,
+    help="Largest request body in bytes; larger ones get 413.",
+)
+@click.option(
+    "--grace-period",
+    type=float,
+    default=None,
+    help="Seconds to finish in-flight requests after SIGTERM "
+    "[default: spec.terminationGracePeriodSeconds, 30].",
+)
+@click.option(
+    "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
+)
 def serve(
     path: Path,
     name: str | None,
@@ -53,7 +68,8 @@ def serve(
             click.echo(str(error), err=True)
         raise SystemExit(1)
     deployments = [
-        loaded for loaded in result.objects
+        (loaded.obj, loaded.file)
+        for loaded in result.objects
         if isinstance(loaded.obj, ModelDeployment)
         and (name is None or loaded.obj.metadata.name == name)
         and (namespace is None or loaded.obj.metadata.namespace == namespace)
@@ -61,17 +77,17 @@ def serve(
     if not deployments:
         wanted = f" named '{name}'" if name else ""
         raise click.ClickException(f"{path} has no ModelDeployment{wanted}; check -f and --name.")
-    names = [d.obj.metadata.name for d in deployments]
+    names = [d.metadata.name for d, _ in deployments]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise click.ClickException(
             f"{path} has several ModelDeployments named {', '.join(duplicates)} (in different namespaces); "
             "pick one with --namespace."
         )
-    configs = [model_config(d.obj, base_dir=d.file.parent.resolve()) for d in deployments]
+    configs = [model_config(d, base_dir=file.parent.resolve()) for d, file in deployments]
     grace = grace_period
     if grace is None:
-        grace = float(max(d.obj.spec.termination_grace_period_seconds for d in deployments))
+        grace = float(max(d.spec.termination_grace_period_seconds for d, _ in deployments))
     server = ModelServer(configs, max_body=max_body_size)
 
     def announce(bound: int) -> None:

@@ -98,7 +98,9 @@ class ServedModel:
             return self.batcher
         if self.state is ModelState.FAILED:
             raise NotReady(f"model '{self.name}' failed to load: {self.error}")
-        raise NotReady(f"model '{self.name}' is still loading; retry when /v2/models/{self.name}/ready is 200.")
+        raise NotReady(
+            f"model '{self.name}' is still loading; retry when /v2/models/{self.name}/ready is 200."
+        )
 
 
 def render_error(error: ServerError) -> Response:
@@ -176,7 +178,9 @@ class ModelServer:
         log.info("shutting down: draining %d connection(s), grace period %.0f s", inflight, grace_s)
         self.http.drain()
         if not await self.http.wait_closed(grace_s):
-            log.warning("grace period of %.0f s ended with requests still in flight; they were cut off", grace_s)
+            log.warning(
+                "grace period of %.0f s ended with requests still in flight; they were cut off", grace_s
+            )
         for served in self.models.values():
             served.metrics.ready.set(0)
             if served.batcher is not None:
@@ -329,25 +333,35 @@ class ModelServer:
                 spec = served.inputs.get(name)
                 if spec is None:
                     expected = ", ".join(served.inputs)
-                    raise InvalidInput(f"model '{served.name}' has no input '{name}'; its inputs are: {expected}.")
+                    raise InvalidInput(
+                        f"model '{served.name}' has no input '{name}'; its inputs are: {expected}."
+                    )
                 array = tensors.conform(array, spec, where=f"input '{name}'")
             arrays[name] = array
         missing = [n for n in served.inputs if n not in arrays]
         if missing:
-            raise InvalidInput(f"model '{served.name}' needs input(s) {', '.join(missing)}; they are missing.")
+            raise InvalidInput(
+                f"model '{served.name}' needs input(s) {', '.join(missing)}; they are missing."
+            )
         return arrays
 
     def _requested_outputs(self, served: ServedModel, raw: Any) -> list[str]:
         if raw is None:
             return []
-        if not isinstance(raw, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in raw):
-            raise InvalidInput("'outputs' must be a list of objects with a 'name', e.g. [{\"name\": \"label\"}].")
+        if not isinstance(raw, list) or not all(
+            isinstance(o, dict) and isinstance(o.get("name"), str) for o in raw
+        ):
+            raise InvalidInput(
+                "'outputs' must be a list of objects with a 'name', e.g. [{\"name\": \"label\"}]."
+            )
         names = [o["name"] for o in raw]
         if served.outputs:
             unknown = [n for n in names if n not in served.outputs]
             if unknown:
                 known = ", ".join(served.outputs)
-                raise InvalidInput(f"model '{served.name}' has no output {', '.join(unknown)}; its outputs: {known}.")
+                raise InvalidInput(
+                    f"model '{served.name}' has no output {', '.join(unknown)}; its outputs: {known}."
+                )
         return names
 
     def _v1_predict(self, served: ServedModel, request: Request) -> Response | Deferred:
@@ -368,7 +382,9 @@ class ModelServer:
             if spec is not None:
                 array = tensors.conform(array, spec, where="instances")
             first = next(iter(served.outputs), None)
-            future = batcher.submit({spec.name if spec else "input0": array}, frozenset([first] if first else []))
+            future = batcher.submit(
+                {spec.name if spec else "input0": array}, frozenset([first] if first else [])
+            )
         except ServerError as error:
             self._observe(served, started, error.status)
             raise
@@ -381,7 +397,7 @@ class ModelServer:
             except ServerError as error:
                 self._observe(served, started, error.status)
                 return render_error(error)
-            name = first if first in outputs else next(iter(outputs))
+            name = first if first is not None and first in outputs else next(iter(outputs))
             self._observe(served, started, 200)
             return _json({"predictions": _nested(outputs[name])})
 

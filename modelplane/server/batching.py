@@ -188,7 +188,9 @@ def _check(outputs: Outputs, rows: int) -> Outputs:
     for name, array in outputs.items():
         if not isinstance(array, np.ndarray) or array.ndim == 0 or array.shape[0] != rows:
             got = array.shape if isinstance(array, np.ndarray) else type(array).__name__
-            raise InferenceError(f"the model returned output '{name}' with shape {got} for a batch of {rows} rows.")
+            raise InferenceError(
+                f"the model returned output '{name}' with shape {got} for a batch of {rows} rows."
+            )
     return outputs
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.metrics import MetricWrapperBase
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
@@ -98,16 +97,16 @@ class ModelMetrics:
     model: str
     version: str
     requests: Counter
-    latency: MetricWrapperBase
-    queue_time: MetricWrapperBase
-    inference_time: MetricWrapperBase
-    batch_size: MetricWrapperBase
-    inflight: MetricWrapperBase
-    load_time: MetricWrapperBase
-    ready: MetricWrapperBase
+    latency: Histogram
+    queue_time: Histogram
+    inference_time: Histogram
+    batch_size: Histogram
+    inflight: Gauge
+    load_time: Gauge
+    ready: Gauge
 
     def __post_init__(self) -> None:
-        self._by_status: dict[int, MetricWrapperBase] = {}
+        self._by_status: dict[int, Counter] = {}
 
     def count(self, status: int) -> None:
         child = self._by_status.get(status)

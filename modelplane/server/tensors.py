@@ -45,7 +45,9 @@ def _parse_shape(value: object, *, where: str) -> tuple[int, ...]:
     if not isinstance(value, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value
     ):
-        raise InvalidInput(f"{where}: shape must be a list of non-negative integers, e.g. [1, 4]; got {value!r}.")
+        raise InvalidInput(
+            f"{where}: shape must be a list of non-negative integers, e.g. [1, 4]; got {value!r}."
+        )
     return tuple(value)
 
 
@@ -85,7 +87,9 @@ def to_array(data: list[Any], *, shape: tuple[int, ...], datatype: Datatype, whe
     try:
         raw = np.asarray(data)
     except (ValueError, TypeError) as error:
-        raise InvalidInput(f"{where}: data is not a regular (non-ragged) array of {datatype} values.") from error
+        raise InvalidInput(
+            f"{where}: data is not a regular (non-ragged) array of {datatype} values."
+        ) from error
     if raw.size != expected:
         raise _size_error(where, shape, expected, raw.size)
     if datatype in _INTEGER and raw.dtype.kind in "fO" and _whole(raw, data):
@@ -95,7 +99,9 @@ def to_array(data: list[Any], *, shape: tuple[int, ...], datatype: Datatype, whe
             return np.array(data, dtype=NUMPY_DTYPES[datatype]).reshape(shape)
         except (OverflowError, TypeError, ValueError) as error:
             info = np.iinfo(NUMPY_DTYPES[datatype])
-            raise InvalidInput(f"{where}: a value is out of range for {datatype} ({info.min}..{info.max}).") from error
+            raise InvalidInput(
+                f"{where}: a value is out of range for {datatype} ({info.min}..{info.max})."
+            ) from error
     return _cast(raw, datatype=datatype, where=where).reshape(shape)
 
 
@@ -207,7 +213,9 @@ def instances_to_array(instances: Sequence[Any], spec: TensorSpec | None) -> Arr
         raise InvalidInput("instances: must be a list of equally shaped rows.") from error
     if raw.dtype.kind in "US":
         return to_array(list(instances), shape=raw.shape, datatype=Datatype.BYTES, where="instances")
-    datatype = spec.datatype if spec is not None else (Datatype.FP64 if raw.dtype.kind == "f" else datatype_of(raw))
+    datatype = (
+        spec.datatype if spec is not None else (Datatype.FP64 if raw.dtype.kind == "f" else datatype_of(raw))
+    )
     if raw.dtype.kind == "i" and spec is None:
         datatype = Datatype.INT64
     return _cast(raw, datatype=datatype, where="instances")

@@ -178,7 +178,8 @@ def _parse(
         duplicate_keys = _duplicate_keys(node, file)
         return node, loader.construct_document(node), duplicate_keys
     except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else first_line + 1
+        last_line = chunk.rstrip("\r\n").count("\n") + 1  # an error at the end of the stream shows here
+        line = min(exc.problem_mark.line + 1, last_line) if exc.problem_mark else first_line + 1
         context = f" {exc.context}" if exc.context else ""
         errors.append(SpecError(f"YAML syntax error{context}: {exc.problem}.", file=file, line=line))
     except yaml.reader.ReaderError as exc:

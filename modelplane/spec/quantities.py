@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import total_ordering
 from typing import Annotated, Any, Self
@@ -169,13 +168,45 @@ def _pydantic_schema(cls: Any, examples: list[Any]) -> tuple[CoreSchema, JsonSch
     return core, json_schema
 
 
+class _Value:
+    """Base of the value types below: immutable, equal and hashable by `_key()`.
+
+    Not dataclasses on purpose: pydantic would then write their defaults into the JSON Schema as
+    objects instead of the Kubernetes strings their serialisers produce.
+    """
+
+    __slots__ = ()
+
+    def _key(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Value) and type(other) is type(self) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._key()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
 @total_ordering
-@dataclass(frozen=True, slots=True)
-class Cpu:
+class Cpu(_Value):
     """A CPU amount: `millis` (canonical millicores) plus the text the user wrote."""
 
+    __slots__ = ("millis", "text")
     millis: int
-    text: str = field(default="", compare=False)
+    text: str
+
+    def __init__(self, millis: int, text: str = "") -> None:
+        object.__setattr__(self, "millis", millis)
+        object.__setattr__(self, "text", text)
+
+    def _key(self) -> tuple[int, ...]:
+        return (self.millis,)
 
     @classmethod
     def parse(cls, value: object) -> Self:
@@ -214,12 +245,19 @@ class Cpu:
 
 
 @total_ordering
-@dataclass(frozen=True, slots=True)
-class Memory:
+class Memory(_Value):
     """A memory amount: `bytes` (canonical) plus the text the user wrote."""
 
+    __slots__ = ("bytes", "text")
     bytes: int
-    text: str = field(default="", compare=False)
+    text: str
+
+    def __init__(self, n_bytes: int, text: str = "") -> None:
+        object.__setattr__(self, "bytes", n_bytes)
+        object.__setattr__(self, "text", text)
+
+    def _key(self) -> tuple[int, ...]:
+        return (self.bytes,)
 
     @classmethod
     def parse(cls, value: object) -> Self:
@@ -253,12 +291,19 @@ class Memory:
         return _pydantic_schema(cls, ["512Mi", "1Gi"])[1]
 
 
-@dataclass(frozen=True, slots=True)
-class IntOrPercent:
+class IntOrPercent(_Value):
     """Kubernetes IntOrString for counts: a whole number of replicas (`1`) or a percentage (`25%`)."""
 
+    __slots__ = ("percent", "value")
     value: int
-    percent: bool = False
+    percent: bool
+
+    def __init__(self, value: int, percent: bool = False) -> None:
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "percent", percent)
+
+    def _key(self) -> tuple[int, ...]:
+        return (self.value, int(self.percent))
 
     @classmethod
     def parse(cls, value: object) -> Self:

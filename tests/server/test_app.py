@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import ServerProcess
 
-MODEL_CODE = '''
+MODEL_CODE = """
 import numpy as np
 
 class Echo:
@@ -39,7 +39,7 @@ class Shout:
 
     def predict(self, inputs):
         return {"loud": np.array([t.decode().upper() for t in inputs["text"]], dtype=object)}
-'''
+"""
 
 SPEC = """
 apiVersion: modelplane.dev/v1alpha1
@@ -147,12 +147,17 @@ def test_infer_bytes_in_and_out(server: ServerProcess) -> None:
 def test_kserve_v1_predict(server: ServerProcess) -> None:
     status, body = server.request("POST", "/v1/models/echo:predict", {"instances": [[1, 2], [5, 5]]})
     assert status == 200 and body == {"predictions": [[2, 4], [10, 10]]}
-    assert server.request("POST", "/v1/models/shout:predict", {"instances": ["a"]}) == (200, {"predictions": ["A"]})
+    assert server.request("POST", "/v1/models/shout:predict", {"instances": ["a"]}) == (
+        200,
+        {"predictions": ["A"]},
+    )
     assert server.request("GET", "/v1/models/echo") == (200, {"name": "echo", "ready": True})
 
 
 def test_simulated_accelerator_answers_row_sums(server: ServerProcess) -> None:
-    request = {"inputs": [{"name": "input0", "datatype": "FP32", "shape": [2, 3], "data": [1, 2, 3, 4, 5, 6]}]}
+    request = {
+        "inputs": [{"name": "input0", "datatype": "FP32", "shape": [2, 3], "data": [1, 2, 3, 4, 5, 6]}]
+    }
     status, body = server.request("POST", "/v2/models/accel/infer", request)
     assert status == 200 and body["outputs"][0]["data"] == [6, 15]
 
@@ -193,18 +198,28 @@ ERRORS = [
     ("POST", "/v2/models/echo/infer", b"{not json", 400, "not valid JSON"),
     ("POST", "/v2/models/echo/infer", b"[1, 2]", 400, "must be a JSON object"),
     ("POST", "/v2/models/echo/infer", b"{}", 400, "'inputs' is required"),
-    ("POST", "/v2/models/echo/infer", json.dumps(echo_request([[1, 2, 3]])).encode(), 400, "holds 2 elements"),
     (
         "POST",
         "/v2/models/echo/infer",
-        json.dumps({"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 3], "data": [1, 2, 3]}]}).encode(),
+        json.dumps(echo_request([[1, 2, 3]])).encode(),
+        400,
+        "holds 2 elements",
+    ),
+    (
+        "POST",
+        "/v2/models/echo/infer",
+        json.dumps(
+            {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 3], "data": [1, 2, 3]}]}
+        ).encode(),
         400,
         r"takes shape \[-1, 2\]",
     ),
     (
         "POST",
         "/v2/models/echo/infer",
-        json.dumps({"inputs": [{"name": "x", "datatype": "BYTES", "shape": [1, 2], "data": ["a", "b"]}]}).encode(),
+        json.dumps(
+            {"inputs": [{"name": "x", "datatype": "BYTES", "shape": [1, 2], "data": ["a", "b"]}]}
+        ).encode(),
         400,
         "takes FP64; got BYTES",
     ),
@@ -223,8 +238,20 @@ ERRORS = [
         "has no output nope",
     ),
     ("POST", "/v2/models/echo/infer", json.dumps(echo_request([[13, 1]])).encode(), 500, "unlucky number 13"),
-    ("POST", "/v2/models/nope/infer", json.dumps(echo_request([[1, 2]])).encode(), 404, "known|serves: accel, echo"),
-    ("POST", "/v2/models/echo/versions/v9/infer", json.dumps(echo_request([[1, 2]])).encode(), 404, "no version 'v9'"),
+    (
+        "POST",
+        "/v2/models/nope/infer",
+        json.dumps(echo_request([[1, 2]])).encode(),
+        404,
+        "known|serves: accel, echo",
+    ),
+    (
+        "POST",
+        "/v2/models/echo/versions/v9/infer",
+        json.dumps(echo_request([[1, 2]])).encode(),
+        404,
+        "no version 'v9'",
+    ),
     ("GET", "/v2/models/nope", None, 404, "model 'nope' not found"),
     ("GET", "/v2/models/echo/versions/v9/ready", None, 404, "no version 'v9'"),
     ("GET", "/v2/models/echo/infer", None, 405, "takes POST"),
@@ -233,7 +260,17 @@ ERRORS = [
         "POST",
         "/v2/models/echo/infer",
         json.dumps(
-            {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 2], "data": [1, 2], "parameters": {"binary_data_size": 16}}]}
+            {
+                "inputs": [
+                    {
+                        "name": "x",
+                        "datatype": "FP64",
+                        "shape": [1, 2],
+                        "data": [1, 2],
+                        "parameters": {"binary_data_size": 16},
+                    }
+                ]
+            }
         ).encode(),
         501,
         "binary tensor data extension",

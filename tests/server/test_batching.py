@@ -44,11 +44,16 @@ def _rows(start: int, n: int) -> Array:
     return np.arange(start, start + 2 * n, dtype=np.float64).reshape(n, 2)
 
 
-async def _run_concurrently(model: Doubler, sizes: list[int], *, max_batch: int, latency_s: float) -> list[Any]:
+async def _run_concurrently(
+    model: Doubler, sizes: list[int], *, max_batch: int, latency_s: float
+) -> list[Any]:
     batcher = Batcher(model, name="m", max_batch_size=max_batch, max_latency_s=latency_s, batching=True)
     try:
         starts = np.cumsum([0, *sizes[:-1]]) * 2
-        futures = [batcher.submit({"x": _rows(int(s), n)}, frozenset({"y"})) for s, n in zip(starts, sizes, strict=True)]
+        futures = [
+            batcher.submit({"x": _rows(int(s), n)}, frozenset({"y"}))
+            for s, n in zip(starts, sizes, strict=True)
+        ]
         return await asyncio.gather(*futures, return_exceptions=True)
     finally:
         batcher.close()

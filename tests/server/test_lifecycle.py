@@ -43,7 +43,9 @@ def test_sigterm_under_load_finishes_every_accepted_request(
     def client() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         try:
-            conn.request("POST", "/v2/models/accel/infer", body=body, headers={"content-type": "application/json"})
+            conn.request(
+                "POST", "/v2/models/accel/infer", body=body, headers={"content-type": "application/json"}
+            )
             response = conn.getresponse()
             results.append((response.status, json.loads(response.read())))
         except OSError as error:
@@ -98,7 +100,9 @@ def test_a_bad_spec_is_reported_without_a_traceback(tmp_path: Path) -> None:
     import sys
 
     spec = tmp_path / "bad.yaml"
-    spec.write_text("apiVersion: modelplane.dev/v1alpha1\nkind: ModelDeployment\nmetadata: {name: Bad_Name}\n")
+    spec.write_text(
+        "apiVersion: modelplane.dev/v1alpha1\nkind: ModelDeployment\nmetadata: {name: Bad_Name}\n"
+    )
     done = subprocess.run(
         [sys.executable, "-m", "modelplane.cli.main", "serve", "-f", str(spec), "--port", "0"],
         capture_output=True,

@@ -20,7 +20,7 @@ from modelplane.spec import (
     StrategyType,
     load_text,
 )
-from tests.spec._docs import deployment, only_error, valid
+from tests.spec._docs import deployment, errors_of, only_error, valid
 
 DESIGN_EXAMPLE = """\
 apiVersion: modelplane.dev/v1alpha1
@@ -321,7 +321,7 @@ def test_unknown_metric_types_list_the_known_ones() -> None:
     ],
 )
 def test_traffic_rules(traffic: list[dict[str, Any]], path: str, text: str) -> None:
-    errors = [error for error in _errors(deployment({"traffic": traffic})) if error.path == path]
+    errors = [error for error in errors_of(deployment({"traffic": traffic})) if error.path == path]
     assert errors and text in errors[0].message, errors
 
 
@@ -335,7 +335,7 @@ def test_traffic_split_between_live_versions() -> None:
 
 def test_canary_steps_must_increase() -> None:
     canary = {"steps": [{"weight": 50, "pause": "30s"}, {"weight": 10}, {"weight": 10}]}
-    errors = _errors(deployment({"strategy": {"type": "Canary", "canary": canary}}))
+    errors = errors_of(deployment({"strategy": {"type": "Canary", "canary": canary}}))
     assert [error.path for error in errors] == [
         "spec.strategy.canary.steps[1].weight",
         "spec.strategy.canary.steps[2].weight",
@@ -506,9 +506,3 @@ def test_disruption_budget_percentages() -> None:
 )
 def test_toleration_rules(toleration: dict[str, Any], path: str) -> None:
     assert only_error(deployment({"tolerations": [toleration]})).path == path
-
-
-def _errors(doc: dict[str, Any]) -> list[Any]:
-    from tests.spec._docs import errors_of
-
-    return errors_of(doc)
