@@ -55,7 +55,7 @@ def modelplane_target(python: str) -> dict[str, Any]:
                 "expect": {"predictions": [0]},
             },
             "tiny-nobatch": {
-                "start": f"{python} -m modelplane.cli.main serve -f {nobatch} --port 9000 --log-level warning",
+                "start": f"{python} -m modelplane.cli.main serve -f {nobatch} --port 9000 --log-level error",
                 "url": "http://127.0.0.1:9000/v2/models/iris/infer",
                 "body": v2_iris,
             },

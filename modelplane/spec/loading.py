@@ -135,7 +135,7 @@ def _read(file: Path, errors: list[SpecError]) -> str | None:
 
 
 def split_documents(text: str) -> list[tuple[int, str]]:
-    """The documents of a YAML stream as (first line index, text padded to keep line numbers)."""
+    """The documents of a YAML stream as (index of the document's first line, its text)."""
     lines = text.splitlines(keepends=True)
     starts = [0] + [index for index, line in enumerate(lines) if index and _DOCUMENT_START.match(line)]
     chunks: list[tuple[int, str]] = []
@@ -149,7 +149,7 @@ def split_documents(text: str) -> list[tuple[int, str]]:
             pending = first
             continue
         pending = None
-        chunks.append((first, "\n" * first + "".join(lines[first:end])))
+        chunks.append((first, "".join(lines[first:end])))
     return chunks
 
 
@@ -170,20 +170,23 @@ def _parse(
     chunk: str, *, file: Path, first_line: int, errors: list[SpecError]
 ) -> tuple[yaml.Node, Any, list[SpecError]] | None:
     loader: yaml.SafeLoader | None = None
+    offset = first_line  # marks count lines from the chunk's start until they are shifted
     try:
         loader = yaml.SafeLoader(chunk)
         node = loader.get_single_node()
         if node is None:
             return None
+        _shift_marks(node, first_line)
+        offset = 0
         duplicate_keys = _duplicate_keys(node, file)
         return node, loader.construct_document(node), duplicate_keys
     except yaml.MarkedYAMLError as exc:
-        last_line = chunk.rstrip("\r\n").count("\n") + 1  # an error at the end of the stream shows here
-        line = min(exc.problem_mark.line + 1, last_line) if exc.problem_mark else first_line + 1
+        last_line = first_line + chunk.rstrip("\r\n").count("\n") + 1  # errors at the stream's end show here
+        line = min(exc.problem_mark.line + offset + 1, last_line) if exc.problem_mark else first_line + 1
         context = f" {exc.context}" if exc.context else ""
         errors.append(SpecError(f"YAML syntax error{context}: {exc.problem}.", file=file, line=line))
     except yaml.reader.ReaderError as exc:
-        line = chunk.count("\n", 0, exc.position) + 1
+        line = first_line + chunk.count("\n", 0, exc.position) + 1
         errors.append(
             SpecError(f"YAML cannot read character {exc.character!r}: {exc.reason}.", file=file, line=line)
         )
@@ -193,6 +196,25 @@ def _parse(
         if loader is not None:
             loader.dispose()
     return None
+
+
+def _shift_marks(root: yaml.Node, lines: int) -> None:
+    """Move every mark under `root` down by `lines`, so lines count from the start of the file."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for mark in (node.start_mark, node.end_mark):
+            if mark is not None and id(mark) not in seen:
+                seen.add(id(mark))
+                mark.line += lines
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(item for pair in node.value for item in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def _duplicate_keys(root: yaml.Node, file: Path) -> list[SpecError]:

@@ -118,7 +118,8 @@ def test_crlf_line_endings_keep_line_numbers() -> None:
 
 
 def test_missing_fields_point_at_their_parent() -> None:
-    text = "apiVersion: modelplane.dev/v1alpha1\nkind: NodePool\nmetadata: {name: cpu}\nspec:\n  labels: {a: b}\n"
+    text = "apiVersion: modelplane.dev/v1alpha1\nkind: NodePool\nmetadata: {name: cpu}\n"
+    text += "spec:\n  labels: {a: b}\n"
     (error,) = load_text(text).errors
     assert (error.line, error.path) == (4, "spec.capacity")
     assert "required field is missing" in error.message
@@ -332,3 +333,12 @@ def test_arbitrary_specs_never_raise(spec: dict[str, object]) -> None:
     for error in result.errors:
         assert error.line is not None and error.line >= 1
         assert str(error)
+
+
+def test_lines_stay_right_across_many_documents() -> None:
+    doc = "apiVersion: modelplane.dev/v1alpha1\nkind: Job\nmetadata: {name: j%d}\n"
+    doc += "spec:\n  command: [x]\n  parallelism: 0\n"
+    result = load_text("---\n".join(doc % index for index in range(300)))
+    assert len(result.errors) == 300
+    assert [error.line for error in result.errors[-2:]] == [6 + 7 * 298, 6 + 7 * 299]
+    assert result.errors[-1].name == "j299"

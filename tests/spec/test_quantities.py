@@ -133,7 +133,7 @@ def test_memory_parses_like_kubernetes(text: object, n_bytes: int) -> None:
     ],
 )
 def test_bad_quantities_are_refused_with_examples(text: object) -> None:
-    with pytest.raises(QuantityError, match="e.g."):
+    with pytest.raises(QuantityError, match=r"e\.g\."):
         parse_memory(text)
     with pytest.raises(QuantityError):
         parse_cpu(text)
@@ -174,7 +174,7 @@ def test_gpu_counts_are_whole_numbers(value: object, gpus: int) -> None:
 
 @pytest.mark.parametrize("value", [0.5, "0.5", "500m", 1.25])
 def test_fractional_gpus_are_refused_as_whole_devices(value: object) -> None:
-    with pytest.raises(QuantityError, match="GPUs are whole devices; got .*Use a whole number such as 1"):
+    with pytest.raises(QuantityError, match=r"GPUs are whole devices; got .*Use a whole number such as 1"):
         parse_gpu(value)
 
 
