@@ -74,7 +74,8 @@ def prepare_harness(source: Path) -> Path:
     if not (harness / "run.py").exists():
         if not source.exists():
             sys.exit(f"the peers' harness is not at {source}; pass --harness PATH.")
-        shutil.copytree(source, harness, dirs_exist_ok=True)
+        skip = shutil.ignore_patterns(".venvs", "raw", "logs")  # the harness builds its own venvs
+        shutil.copytree(source, harness, dirs_exist_ok=True, ignore=skip)
         for path in [harness, *harness.rglob("*")]:
             path.chmod(path.stat().st_mode | 0o200)
     return harness

@@ -39,6 +39,10 @@ class PayloadTooLarge(ServerError):
     status = 413
 
 
+class HeadersTooLarge(ServerError):
+    status = 431
+
+
 class MethodNotAllowed(ServerError):
     status = 405
 

@@ -22,16 +22,18 @@ from typing import Any, Protocol, cast
 
 import httptools
 
-from modelplane.server.errors import PayloadTooLarge, ServerError
+from modelplane.server.errors import HeadersTooLarge, PayloadTooLarge, ServerError
 
 log = logging.getLogger(__name__)
 
 JSON = b"application/json"
+MAX_HEAD_BYTES = 64 * 1024  # request line + headers; beyond it 431, as nginx and uvicorn do
 _LINGER_S = 2.0
 _REASONS = {
     100: b"Continue",
     200: b"OK",
     400: b"Bad Request",
+    431: b"Request Header Fields Too Large",
     404: b"Not Found",
     405: b"Method Not Allowed",
     413: b"Payload Too Large",
@@ -126,6 +128,7 @@ class Connection(asyncio.Protocol):
     __slots__ = (
         "_body",
         "_content_length",
+        "_head_bytes",
         "_headers",
         "_keep_alive",
         "_parser",
@@ -145,6 +148,7 @@ class Connection(asyncio.Protocol):
         self._headers: dict[bytes, bytes] = {}
         self._body: list[bytes] = []
         self._content_length = 0
+        self._head_bytes = 0
         self._refused = False
         self._keep_alive = True
         self._queue: deque[tuple[Request, bool]] = deque()
@@ -180,14 +184,25 @@ class Connection(asyncio.Protocol):
         self._headers = {}
         self._body = []
         self._content_length = 0
+        self._head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        self._count_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers[name.lower()] = value
+        self._count_head(len(name) + len(value))
+
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > MAX_HEAD_BYTES and not self._refused:
+            error = HeadersTooLarge(f"the request line and headers exceed {MAX_HEAD_BYTES} bytes.")
+            self._reply_and_close(self._server.render_error(error))
 
     def on_headers_complete(self) -> None:
+        if self._refused:
+            return
         length = self._headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self._server.max_body:
             self._refuse_too_large()

@@ -303,6 +303,14 @@ def test_malformed_http_gets_400_and_server_stays_up(server: ServerProcess) -> N
     assert server.request("GET", "/v2/health/ready")[0] == 200
 
 
+def test_oversized_headers_get_431_and_server_stays_up(server: ServerProcess) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 70000 + b"\r\n\r\n")
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 431")
+    assert server.request("GET", "/v2/health/ready")[0] == 200
+
+
 def test_metrics_count_requests_by_model_version_and_status(server: ServerProcess) -> None:
     server.request("POST", "/v2/models/echo/infer", echo_request([[1, 2]]))
     server.request("POST", "/v2/models/echo/infer", echo_request([[13, 2]]))
