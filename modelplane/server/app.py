@@ -29,6 +29,8 @@ from typing import Any
 import orjson
 
 from modelplane import __version__
+from modelplane.net.errors import HttpError
+from modelplane.net.http import Deferred, HttpServer, Request, Response
 from modelplane.server import tensors
 from modelplane.server.batching import Batcher, Outputs
 from modelplane.server.errors import (
@@ -39,7 +41,6 @@ from modelplane.server.errors import (
     NotReady,
     ServerError,
 )
-from modelplane.server.http import Deferred, HttpServer, Request, Response
 from modelplane.server.loaders import load_model
 from modelplane.server.metrics import CONTENT_TYPE, ModelMetrics, ServerMetrics
 from modelplane.server.model import Array, LoadRequest, Model, TensorSpec
@@ -104,7 +105,7 @@ class ServedModel:
         )
 
 
-def render_error(error: ServerError) -> Response:
+def render_error(error: HttpError) -> Response:
     return Response(error.status, orjson.dumps({"error": str(error)}))
 
 

@@ -1,21 +1,36 @@
 """Errors of the model server, each mapped to the HTTP status the Open Inference Protocol gives it.
 
-ServerError (500)
-├── InvalidInput (400)          malformed JSON, wrong shape, datatype or input name
-├── ModelNotFound (404)         unknown model or version
-├── NotReady (503)              model loading, server shutting down
-├── InferenceError (500)        the model raised; carries the model's message
-├── PayloadTooLarge (413)       body over the size limit
-├── MethodNotAllowed (405)      e.g. GET on an infer path
-└── Unsupported (501)           a protocol feature this server does not implement
-ModelLoadError                  a loader could not load a model (not an HTTP error: the server
-                                fails to start, or the model stays not-ready, with this message)
+The tree (405, 413 and 431 come from modelplane.net.errors, shared with every HTTP server):
+
+- ServerError (500), a modelplane.net.errors.HttpError
+  - InvalidInput (400): malformed JSON, wrong shape, datatype or input name
+  - ModelNotFound (404): unknown model or version
+  - NotReady (503): model loading, server shutting down
+  - InferenceError (500): the model raised; carries the model's message
+  - Unsupported (501): a protocol feature this server does not implement
+- ModelLoadError: a loader could not load a model (not an HTTP error: the server fails to start,
+  with this message)
 """
 
 from __future__ import annotations
 
+from modelplane.net.errors import HeadersTooLarge, HttpError, MethodNotAllowed, PayloadTooLarge
 
-class ServerError(Exception):
+__all__ = [
+    "HeadersTooLarge",
+    "InferenceError",
+    "InvalidInput",
+    "MethodNotAllowed",
+    "ModelLoadError",
+    "ModelNotFound",
+    "NotReady",
+    "PayloadTooLarge",
+    "ServerError",
+    "Unsupported",
+]
+
+
+class ServerError(HttpError):
     status = 500
 
 
@@ -33,18 +48,6 @@ class NotReady(ServerError):
 
 class InferenceError(ServerError):
     status = 500
-
-
-class PayloadTooLarge(ServerError):
-    status = 413
-
-
-class HeadersTooLarge(ServerError):
-    status = 431
-
-
-class MethodNotAllowed(ServerError):
-    status = 405
 
 
 class Unsupported(ServerError):

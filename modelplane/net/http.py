@@ -1,4 +1,4 @@
-"""A small, fast HTTP/1.1 server on asyncio + httptools, for the model server (and later the router).
+"""A small, fast HTTP/1.1 server on asyncio + httptools, for the model server, the router and the API.
 
 Why not a framework: the model server's whole job is request overhead; a framework adds a task, a
 scope dict and a response object per request. Here a request is parsed by httptools, handed to one
@@ -22,7 +22,7 @@ from typing import Any, Protocol, cast
 
 import httptools
 
-from modelplane.server.errors import HeadersTooLarge, PayloadTooLarge, ServerError
+from modelplane.net.errors import HeadersTooLarge, HttpError, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Handler(Protocol):
     def __call__(self, request: Request) -> Response | Deferred: ...
 
 
-ErrorRenderer = Callable[[ServerError], Response]
+ErrorRenderer = Callable[[HttpError], Response]
 
 
 class HttpServer:
@@ -242,11 +242,11 @@ class Connection(asyncio.Protocol):
             self._keep_alive = keep_alive
             try:
                 result = self._server.handler(request)
-            except ServerError as error:
+            except HttpError as error:
                 result = self._server.render_error(error)
             except Exception as error:
                 log.exception("handler failed on %s %s", request.method, request.path)
-                result = self._server.render_error(ServerError(f"{type(error).__name__}: {error}"))
+                result = self._server.render_error(HttpError(f"{type(error).__name__}: {error}"))
             if isinstance(result, Deferred):
                 self._pending = result
                 result.future.add_done_callback(self._on_deferred)
@@ -258,11 +258,11 @@ class Connection(asyncio.Protocol):
         assert pending is not None
         try:
             response = pending.finish(future)
-        except ServerError as error:
+        except HttpError as error:
             response = self._server.render_error(error)
         except Exception as error:
             log.exception("response failed")
-            response = self._server.render_error(ServerError(f"{type(error).__name__}: {error}"))
+            response = self._server.render_error(HttpError(f"{type(error).__name__}: {error}"))
         self._write(response)
         self._run_queue()
 
