@@ -1,0 +1,343 @@
+"""Benchmark the router: req/s and p50/p99 through the router vs. straight to the replica.
+
+W1 `iris`: examples/nlp.yaml --name iris (scikit-learn, batching), one OIP v2 row per request.
+    Direct to the replica vs. through the router to the same replica.
+    Targets: the router keeps >= 75% of the direct req/s and adds <= 1 ms to p50.
+W2 `accel`: the simulated accelerator (20 ms per call, batch <= 32).
+    One replica direct vs. two replicas through the router (and one through the router, for scale).
+    Target: two replicas through the router reach >= 1.8x one replica.
+
+The load is wrk (64 connections, 2 threads; apt-get install wrk), closed loop, posting the body in the
+WRK_BODY environment variable; each configuration gets one warm-up run, then `--reps` measured runs,
+and the table shows medians. Replicas and the router are real `modelplane` processes on free ports;
+the router follows a JSON endpoints file (no control plane needed). It writes the `## Router` section
+of bench/RESULTS.md and leaves the other sections as they are.
+
+    python bench/router.py                          # ~5 min
+    python bench/router.py --reps 1 --duration 5    # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "examples" / "nlp.yaml"
+IRIS_BODY = {
+    "inputs": [{"name": "input0", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 3.5, 1.4, 0.2]}]
+}
+ACCEL_BODY = {
+    "inputs": [{"name": "input0", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]
+}
+LISTENING = re.compile(r"listening on http://[\d.]+:(\d+)")
+SECTION = "## Router"
+
+LUA = r"""
+wrk.method = "POST"
+wrk.body = os.getenv("WRK_BODY")
+wrk.headers["Content-Type"] = "application/json"
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) bad = 0 end
+function response(status, headers, body) if status ~= 200 then bad = bad + 1 end end
+function done(summary, latency, requests)
+   local non200 = 0
+   for _, t in ipairs(threads) do non200 = non200 + (t:get("bad") or 0) end
+   local e = summary.errors
+   io.write(string.format('BENCH_JSON {"requests": %d, "duration_us": %d, "non200": %d, ' ..
+      '"socket_errors": %d, "p50_us": %d, "p99_us": %d}\n', summary.requests, summary.duration, non200,
+      e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass
+class Result:
+    workload: str
+    path: str
+    replicas: int
+    runs: list[Run]
+
+    @property
+    def rps(self) -> float:
+        return statistics.median(r.rps for r in self.runs)
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(r.p50_ms for r in self.runs)
+
+    @property
+    def p99(self) -> float:
+        return statistics.median(r.p99_ms for r in self.runs)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.runs)
+
+
+class Process:
+    """A modelplane process that prints `... listening on http://HOST:PORT`."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.port = 0
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.monotonic() + 120
+        while self.port == 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"{' '.join(args)} did not start:\n{''.join(self.lines)}")
+            time.sleep(0.05)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            match = LISTENING.search(line)
+            if match and self.port == 0:
+                self.port = int(match.group(1))
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v2/health/ready", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        sys.exit(f"port {self.port} never turned ready:\n{''.join(self.lines)}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@contextmanager
+def replicas(name: str, count: int) -> Iterator[list[Process]]:
+    started = []
+    try:
+        for _ in range(count):
+            p = Process("modelplane.cli.main", "serve", "-f", str(SPEC), "--name", name, "--port", "0")
+            started.append(p)
+            p.wait_ready()
+        yield started
+    finally:
+        for p in started:
+            p.stop()
+
+
+@contextmanager
+def router(name: str, backends: list[Process], scratch: Path) -> Iterator[Process]:
+    table = {
+        "resourceVersion": 1,
+        "deployments": [
+            {
+                "namespace": "default",
+                "name": name,
+                "concurrency": None,
+                "traffic": [{"version": "v1", "weight": 100}],
+                "endpoints": [
+                    {
+                        "replica": f"{name}-{i}",
+                        "version": "v1",
+                        "address": f"127.0.0.1:{b.port}",
+                        "ready": True,
+                    }
+                    for i, b in enumerate(backends)
+                ],
+            }
+        ],
+    }
+    path = scratch / f"endpoints-{name}-{len(backends)}.json"
+    path.write_text(json.dumps(table))
+    p = Process(
+        "modelplane.cli.routing", "--endpoints-file", str(path), "--port", "0", "--log-level", "warning"
+    )
+    try:
+        p.wait_ready()
+        yield p
+    finally:
+        p.stop()
+
+
+def wrk(url: str, body: dict[str, Any], *, args: argparse.Namespace, seconds: int, script: Path) -> Run:
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "-s", str(script), url]
+    out = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "WRK_BODY": json.dumps(body)}, check=True
+    ).stdout
+    line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
+    if line is None:
+        sys.exit(f"wrk printed no result:\n{out}")
+    doc = json.loads(line.removeprefix("BENCH_JSON "))
+    return Run(
+        rps=doc["requests"] / (doc["duration_us"] / 1e6),
+        p50_ms=doc["p50_us"] / 1000,
+        p99_ms=doc["p99_us"] / 1000,
+        errors=doc["non200"] + doc["socket_errors"],
+    )
+
+
+def measure(
+    workload: str,
+    path: str,
+    replicas: int,
+    url: str,
+    body: dict[str, Any],
+    args: argparse.Namespace,
+    script: Path,
+) -> Result:
+    if args.warmup:
+        wrk(url, body, args=args, seconds=args.warmup, script=script)
+    runs = [wrk(url, body, args=args, seconds=args.duration, script=script) for _ in range(args.reps)]
+    result = Result(workload, path, replicas, runs)
+    print(
+        f"{workload:5} {path:7} x{replicas}: {result.rps:8.0f} req/s  p50 {result.p50:6.2f} ms  "
+        f"p99 {result.p99:6.2f} ms  errors {result.errors}",
+        flush=True,
+    )
+    return result
+
+
+def run(args: argparse.Namespace, scratch: Path) -> list[Result]:
+    script = scratch / "post.lua"
+    script.write_text(LUA)
+    results = []
+    iris_path, accel_path = "/v2/models/iris/infer", "/v2/models/accel/infer"
+    with replicas("iris", 1) as (iris,):
+        results.append(
+            measure("W1", "direct", 1, f"http://127.0.0.1:{iris.port}{iris_path}", IRIS_BODY, args, script)
+        )
+        with router("iris", [iris], scratch) as r:
+            results.append(
+                measure("W1", "router", 1, f"http://127.0.0.1:{r.port}{iris_path}", IRIS_BODY, args, script)
+            )
+    with replicas("accel", 2) as accel:
+        url = f"http://127.0.0.1:{accel[0].port}{accel_path}"
+        results.append(measure("W2", "direct", 1, url, ACCEL_BODY, args, script))
+        with router("accel", accel[:1], scratch) as r:
+            url = f"http://127.0.0.1:{r.port}{accel_path}"
+            results.append(measure("W2", "router", 1, url, ACCEL_BODY, args, script))
+        with router("accel", accel, scratch) as r:
+            url = f"http://127.0.0.1:{r.port}{accel_path}"
+            results.append(measure("W2", "router", 2, url, ACCEL_BODY, args, script))
+    return results
+
+
+def summarise(results: list[Result], args: argparse.Namespace) -> str:
+    def find(workload: str, path: str, count: int) -> Result | None:
+        return next((r for r in results if (r.workload, r.path, r.replicas) == (workload, path, count)), None)
+
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[:1]
+    lines = [
+        SECTION,
+        "",
+        "Written by `python bench/router.py` (see its docstring). wrk closed loop, "
+        f"{args.connections} connections, {args.threads} threads, {args.warmup} s warm-up then "
+        f"{args.reps} x {args.duration} s measured per row, medians (errors summed). wrk, the router and the "
+        f"replicas share the machine's {os.cpu_count()} cores, so in the router rows the router competes "
+        "with the replica for CPU. W1 = iris (examples/nlp.yaml, OIP v2, one row per request); "
+        "W2 = the simulated accelerator `accel` (20 ms per call, batch <= 32). "
+        "The router follows a JSON endpoints file.",
+        "",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {(wrk_version or ['wrk'])[0]}",
+        "",
+        "| workload | path | replicas | req/s | p50 ms | p99 ms | errors |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        row = [r.workload, r.path, r.replicas, f"{r.rps:.0f}", f"{r.p50:.2f}", f"{r.p99:.2f}", r.errors]
+        lines.append("| " + " | ".join(map(str, row)) + " |")
+    lines += ["", "Against the targets of issue 3:", ""]
+    w1d, w1r = find("W1", "direct", 1), find("W1", "router", 1)
+    if w1d and w1r:
+        share, added = w1r.rps / w1d.rps, w1r.p50 - w1d.p50
+        verdict = "met" if share >= 0.75 and added <= 1.0 else "NOT met"
+        lines.append(
+            f"- W1: the router keeps {share:.0%} of direct throughput (target >= 75%) and adds "
+            f"{added:+.2f} ms to p50 (target <= 1 ms): {verdict}."
+        )
+    w2d, w2r = find("W2", "direct", 1), find("W2", "router", 2)
+    if w2d and w2r:
+        ratio = w2r.rps / w2d.rps
+        verdict = "met" if ratio >= 1.8 else "NOT met"
+        lines.append(
+            f"- W2: 2 replicas through the router = {ratio:.2f}x one replica (target >= 1.8x): {verdict}."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace the `## Router` section of `path` (up to the next `## ` heading), or append it."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    if not (ROOT / "examples" / "models" / "iris" / "model.joblib").exists():
+        subprocess.run([sys.executable, str(ROOT / "examples" / "build_models.py")], check=True)
+    with tempfile.TemporaryDirectory(prefix="modelplane-bench-router-") as scratch:
+        results = run(args, Path(scratch))
+    section = summarise(results, args)
+    write_section(args.out, section)
+    print()
+    print(section)
+
+
+if __name__ == "__main__":
+    main()
