@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from modelplane import __version__
-from modelplane.cli import serving, validating
+from modelplane.cli import objects, observing, routing, running, serving, validating
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,9 +19,24 @@ def version() -> None:
     click.echo(f"modelplane {__version__}")
 
 
-cli.add_command(validating.validate)
-cli.add_command(validating.schema)
-cli.add_command(serving.serve)
+for command in (
+    running.up,
+    running.down,
+    objects.apply,
+    objects.get,
+    objects.describe,
+    objects.delete,
+    objects.scale,
+    observing.logs,
+    observing.events,
+    observing.top,
+    validating.validate,
+    validating.schema,
+    serving.serve,
+    routing.router,
+    running.controlplane,
+):
+    cli.add_command(command)
 
 
 def main() -> None:

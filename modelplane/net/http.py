@@ -39,7 +39,9 @@ _REASONS = {
     413: b"Payload Too Large",
     500: b"Internal Server Error",
     501: b"Not Implemented",
+    502: b"Bad Gateway",
     503: b"Service Unavailable",
+    504: b"Gateway Timeout",
 }
 
 

@@ -10,7 +10,7 @@ keeps the phase Running/Starting and counts `status.restarts`, as the kubelet do
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -69,6 +69,8 @@ class ReplicaSpec(SpecModel):
     grace_seconds: int = Field(default=30, ge=0)
     pool: str | None = None
     gpus: list[int] = Field(default_factory=list)
+    template: dict[str, Any] = Field(default_factory=dict)
+    """The ModelDeployment spec of this revision (camelCase JSON), as a pod carries its template."""
 
 
 class LastExit(SpecModel):

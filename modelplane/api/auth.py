@@ -1,0 +1,55 @@
+"""Bearer-token authentication for the API when it listens off loopback.
+
+On loopback (127.0.0.0/8, ::1, localhost) the machine's users are trusted, as with a local Docker or
+kind cluster. Anywhere else every request needs `Authorization: Bearer <token>`, the token being
+the file `token` in the state dir (mode 0600, created by `modelplane up`). The API refuses to start
+off loopback without one.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import secrets
+from pathlib import Path
+
+from modelplane.api.errors import Forbidden, Unauthorized
+
+TOKEN_FILE = "token"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def ensure_token(state_dir: Path) -> str:
+    """The state dir's token, created (0600) when missing."""
+    path = state_dir / TOKEN_FILE
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def read_token(state_dir: Path) -> str | None:
+    path = state_dir / TOKEN_FILE
+    return path.read_text().strip() or None if path.exists() else None
+
+
+def check(authorization: bytes | None, token: str) -> None:
+    """Raise 401 without a bearer token, 403 with a wrong one."""
+    if not authorization or not authorization.lower().startswith(b"bearer "):
+        raise Unauthorized(
+            "this API is not on loopback: send 'Authorization: Bearer <token>' with the token from the "
+            "state dir's 'token' file (the CLI reads it from MODELPLANE_TOKEN or --token)."
+        )
+    if not hmac.compare_digest(authorization[7:].strip(), token.encode()):
+        raise Forbidden("the bearer token is wrong; use the one in the state dir's 'token' file.")

@@ -1,0 +1,60 @@
+"""The endpoints table the router reads: per deployment, its replicas' addresses and readiness.
+
+Pure: built from the stored deployments and replicas. A replica is listed once it has a port and a
+live process; `ready` is its readiness, `terminating` is set from the moment its deletion starts,
+so the router stops sending it new requests before it is drained (k8s §8: ready = podReady and not
+terminating).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+
+class Stored(Protocol):
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def spec(self) -> dict[str, Any]: ...
+    @property
+    def status(self) -> dict[str, Any]: ...
+    @property
+    def deletion_timestamp(self) -> float | None: ...
+
+
+def endpoints_table(deployments: Sequence[Stored], replicas: Sequence[Stored], *, rv: int) -> dict[str, Any]:
+    by_deployment: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for replica in replicas:
+        status, spec = replica.status, replica.spec
+        if not status.get("pid") or not spec.get("port"):
+            continue
+        terminating = replica.deletion_timestamp is not None or status.get("phase") == "Terminating"
+        by_deployment.setdefault((replica.namespace, spec["deployment"]), []).append(
+            {
+                "replica": replica.name,
+                "version": spec.get("version"),
+                "address": f"127.0.0.1:{spec['port']}",
+                "ready": bool(status.get("ready")) and not terminating,
+                "terminating": terminating,
+            }
+        )
+    table = []
+    for deployment in deployments:
+        spec = deployment.spec
+        version = (spec.get("model") or {}).get("version")
+        traffic = spec.get("traffic") or [{"version": version, "weight": 100}]
+        table.append(
+            {
+                "namespace": deployment.namespace,
+                "name": deployment.name,
+                "concurrency": spec.get("concurrency"),
+                "traffic": traffic,
+                "endpoints": sorted(
+                    by_deployment.get((deployment.namespace, deployment.name), []), key=lambda e: e["replica"]
+                ),
+            }
+        )
+    return {"resourceVersion": rv, "deployments": table}

@@ -1,0 +1,304 @@
+"""The REST routes of the control plane (docs/control-plane.md has the table).
+
+Every handler validates at the edge (YAML through modelplane.spec, query strings here) and talks to
+the store; nothing here decides anything about replicas: the controllers do, reading the store.
+Long polls (`watch`, `endpoints`) park a future on the `Hub` and answer when the store changes or
+the timeout ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from modelplane.api import auth
+from modelplane.api.endpoints import endpoints_table
+from modelplane.api.errors import ApiError, BadRequest, Conflict, Gone, Invalid, NotFound
+from modelplane.net.errors import HttpError, MethodNotAllowed
+from modelplane.net.http import Deferred, Request, Response
+from modelplane.server.deployments import resolve_uri
+from modelplane.spec import KINDS, ModelDeployment, load_text
+from modelplane.store import Store, parse_selector
+from modelplane.store import errors as store_errors
+
+PLURALS = {
+    "namespaces": "Namespace",
+    "nodepools": "NodePool",
+    "modeldeployments": "ModelDeployment",
+    "jobs": "Job",
+    "replicas": "Replica",
+}
+CLUSTER_SCOPED = frozenset({"Namespace", "NodePool"})
+MAX_POLL_S = 25.0
+
+
+def render_error(error: HttpError) -> Response:
+    body: dict[str, Any] = {"error": str(error), "reason": getattr(error, "reason", type(error).__name__)}
+    if isinstance(error, ApiError) and error.details:
+        body["details"] = error.details
+    return Response(error.status, orjson.dumps(body))
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(status, orjson.dumps(payload))
+
+
+class Hub:
+    """Parks long-poll requests until the store's resourceVersion moves past theirs."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    def wait(self, timeout: float) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiters.add(future)
+        handle = loop.call_later(timeout, _resolve, future)
+
+        def forget(done: asyncio.Future[None]) -> None:
+            handle.cancel()
+            self._waiters.discard(done)
+
+        future.add_done_callback(forget)
+        return future
+
+    def notify(self) -> None:
+        for future in list(self._waiters):
+            _resolve(future)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class Api:
+    """The Handler of the control plane's HTTP server."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        hub: Hub,
+        state_dir: Path,
+        token: str | None,
+        on_down: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.hub = hub
+        self.state_dir = state_dir
+        self.token = token
+        self.on_down = on_down
+        self.clock = clock
+
+    def __call__(self, request: Request) -> Response | Deferred:
+        if self.token is not None:
+            auth.check(request.headers.get(b"authorization"), self.token)
+        try:
+            return self._route(request)
+        except store_errors.NotFound as error:
+            raise NotFound(str(error)) from error
+        except (store_errors.Conflict, store_errors.AlreadyExists) as error:
+            raise Conflict(str(error)) from error
+        except store_errors.Expired as error:
+            raise Gone(str(error)) from error
+
+    def _route(self, request: Request) -> Response | Deferred:
+        path = request.path.rstrip("/")
+        query = dict(urllib.parse.parse_qsl(request.query))
+        if path == "/healthz":
+            return _json({"ok": True})
+        if not path.startswith("/api/v1/"):
+            raise NotFound(f"no route for {request.method} {request.path}; the API lives under /api/v1/.")
+        parts = path[len("/api/v1/") :].split("/")
+        head = parts[0]
+        if head == "apply":
+            _require(request, "POST")
+            return self.apply(request.body, query)
+        if head == "watch":
+            _require(request, "GET")
+            return self.watch(query)
+        if head == "endpoints":
+            _require(request, "GET")
+            return self.endpoints(query)
+        if head == "events":
+            _require(request, "GET")
+            return self.events(query)
+        if head == "logs" and len(parts) == 3:
+            _require(request, "GET")
+            return self.logs(parts[1], parts[2], query)
+        if head == "down":
+            _require(request, "POST")
+            self.on_down()
+            return _json({"stopping": True})
+        kind = PLURALS.get(head)
+        if kind is None:
+            known = ", ".join(PLURALS)
+            raise NotFound(f"unknown resource '{head}'; the API serves {known}.")
+        return self._object_route(request, kind, parts[1:], query)
+
+    def _object_route(self, request: Request, kind: str, rest: list[str], query: dict[str, str]) -> Response:
+        if not rest:
+            _require(request, "GET")
+            return self.list(kind, query)
+        if kind in CLUSTER_SCOPED and len(rest) == 1:
+            namespace, name = "", rest[0]
+        elif len(rest) >= 2:
+            namespace, name = rest[0], rest[1]
+        else:
+            raise NotFound(f"{kind} objects are namespaced: use /api/v1/<kind>/<namespace>/<name>.")
+        if rest[2:] == ["scale"] and kind == "ModelDeployment":
+            _require(request, "POST")
+            return self.scale(namespace, name, request.body)
+        if rest[2:]:
+            raise NotFound(f"no route for {request.method} {request.path}.")
+        if request.method == "GET":
+            return _json(self.store.get(kind, namespace, name).to_json())
+        if request.method == "DELETE":
+            return self.delete(kind, namespace, name)
+        raise MethodNotAllowed(f"{request.path} takes GET or DELETE, not {request.method}.")
+
+    # handlers
+    def apply(self, body: bytes, query: dict[str, str]) -> Response:
+        try:
+            text = body.decode()
+        except UnicodeDecodeError as error:
+            raise BadRequest("the body must be UTF-8 YAML or JSON text.") from error
+        result = load_text(text, file=query.get("file", "<apply>"))
+        if result.errors:
+            lines = [str(e) for e in result.errors]
+            raise Invalid(f"{len(lines)} error(s) in the applied objects; nothing was stored.", details=lines)
+        base_dir = Path(query["baseDir"]) if "baseDir" in query else None
+        now = self.clock()
+        results = []
+        for loaded in result.objects:
+            obj = loaded.obj
+            kind = obj.kind
+            namespace = "" if kind in CLUSTER_SCOPED else obj.metadata.namespace
+            spec = obj.spec.model_dump(mode="json", by_alias=True)
+            if isinstance(obj, ModelDeployment) and base_dir is not None:
+                model = obj.spec.model
+                spec["model"]["uri"] = resolve_uri(model.uri, format=model.format, base_dir=base_dir)
+            stored, outcome = self.store.apply(
+                kind, namespace, obj.metadata.name, labels=dict(obj.metadata.labels), spec=spec, now=now
+            )
+            results.append(
+                {"kind": kind, "namespace": stored.namespace, "name": stored.name, "result": outcome}
+            )
+        self.hub.notify()
+        return _json({"results": results})
+
+    def list(self, kind: str, query: dict[str, str]) -> Response:
+        selector = None
+        if query.get("selector"):
+            try:
+                selector = parse_selector(query["selector"])
+            except ValueError as error:
+                raise BadRequest(str(error)) from error
+        namespace = query.get("namespace") or None
+        items = self.store.list(kind, namespace=namespace, selector=selector)
+        return _json({"items": [i.to_json() for i in items], "resourceVersion": self.store.current_rv()})
+
+    def delete(self, kind: str, namespace: str, name: str) -> Response:
+        if kind in ("ModelDeployment", "Replica"):
+            # drained by the controllers: replicas leave the router, then SIGTERM, grace, SIGKILL
+            stored = self.store.mark_deleted(kind, namespace, name, now=self.clock())
+        else:
+            stored = self.store.get(kind, namespace, name)
+            self.store.remove(kind, namespace, name)
+        self.hub.notify()
+        return _json(stored.to_json())
+
+    def scale(self, namespace: str, name: str, body: bytes) -> Response:
+        try:
+            replicas = orjson.loads(body)["replicas"]
+        except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+            raise BadRequest('the body must be {"replicas": N}.') from error
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise Invalid(f"replicas must be a whole number ≥ 0; got {replicas!r}.")
+        stored = self.store.get("ModelDeployment", namespace, name)
+        spec = {**stored.spec, "replicas": replicas}
+        updated = self.store.update(
+            "ModelDeployment",
+            namespace,
+            name,
+            spec=spec,
+            expected_rv=stored.resource_version,
+            now=self.clock(),
+        )
+        self.hub.notify()
+        return _json(updated.to_json())
+
+    def events(self, query: dict[str, str]) -> Response:
+        events = self.store.events(
+            namespace=query.get("namespace") or None,
+            kind=query.get("kind") or None,
+            name=query.get("name") or None,
+        )
+        return _json({"items": [e.to_json() for e in events]})
+
+    def logs(self, namespace: str, replica: str, query: dict[str, str]) -> Response:
+        self.store.get("Replica", namespace, replica)
+        path = self.state_dir / "logs" / f"{replica}.log"
+        if not path.exists():
+            return _json({"text": "", "offset": 0})
+        data = path.read_bytes()
+        if "offset" in query:
+            offset = min(_int(query, "offset"), len(data))
+            return _json({"text": data[offset:].decode(errors="replace"), "offset": len(data)})
+        text = data.decode(errors="replace")
+        if "tail" in query:
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[-_int(query, "tail") :]) if _int(query, "tail") > 0 else ""
+        return _json({"text": text, "offset": len(data)})
+
+    def watch(self, query: dict[str, str]) -> Response | Deferred:
+        since = _int(query, "since") if "since" in query else self.store.current_rv()
+        kinds = [PLURALS.get(k, k) for k in query["kinds"].split(",")] if query.get("kinds") else None
+
+        def answer() -> Response:
+            changes = self.store.changes_since(since, kinds=kinds)
+            payload = [{"type": c.type, "object": c.object.to_json()} for c in changes]
+            rv = max([since, *(c.rv for c in changes)])
+            return _json({"resourceVersion": rv, "changes": payload})
+
+        if self.store.current_rv() > since:
+            return answer()
+        timeout = min(float(query.get("timeout", MAX_POLL_S)), MAX_POLL_S)
+        return Deferred(self.hub.wait(timeout), lambda _: answer())
+
+    def endpoints(self, query: dict[str, str]) -> Response | Deferred:
+        since = _int(query, "since") if "since" in query else -1
+
+        def answer() -> Response:
+            rv = self.store.current_rv()
+            deployments = self.store.list("ModelDeployment")
+            replicas = self.store.list("Replica")
+            return _json(endpoints_table(deployments, replicas, rv=rv))
+
+        if self.store.current_rv() > since:
+            return answer()
+        timeout = min(float(query.get("timeout", MAX_POLL_S)), MAX_POLL_S)
+        return Deferred(self.hub.wait(timeout), lambda _: answer())
+
+
+def _int(query: dict[str, str], key: str) -> int:
+    try:
+        return int(query[key])
+    except ValueError as error:
+        raise BadRequest(f"query parameter {key} must be a whole number; got {query[key]!r}.") from error
+
+
+def _require(request: Request, method: str) -> None:
+    if request.method != method:
+        raise MethodNotAllowed(f"{request.path} takes {method}, not {request.method}.")
+
+
+__all__ = ["CLUSTER_SCOPED", "KINDS", "PLURALS", "Api", "Hub", "render_error"]

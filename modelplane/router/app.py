@@ -1,0 +1,105 @@
+"""The router process: an HTTP server with the proxy handler, fed by one endpoints source.
+
+`run_router` serves until SIGTERM/SIGINT, then drains like the model server: /v2/health/ready turns
+503, the listening socket closes, idle connections close, in-flight requests finish within the grace
+period, and it returns exit code 0. The feed loop runs in a TaskGroup beside the server; if it ever
+ends on its own, that is logged as an error and the router stops (exit code 1) rather than serve a
+table that no longer changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelplane.net.client import ConnectionPool
+from modelplane.net.http import HttpServer
+from modelplane.router.feed import follow_api, follow_file
+from modelplane.router.proxy import Proxy, render_error
+
+log = logging.getLogger("modelplane.router")
+
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouterOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    api: str | None = None
+    token: str | None = None
+    endpoints_file: Path | None = None
+    retries: int = 1
+    queue_size: int | None = None
+    max_connections: int = 256  # per replica
+    connect_timeout_s: float = 2.0
+    response_timeout_s: float = 60.0
+    max_body: int = DEFAULT_MAX_BODY
+    grace_s: float = 30.0
+
+
+class _FeedEnded(Exception):
+    pass
+
+
+async def run_router(options: RouterOptions, *, on_listening: Callable[[int], None]) -> int:
+    """Serve until SIGTERM/SIGINT; the process exit code."""
+    pool = ConnectionPool(
+        max_per_address=options.max_connections,
+        connect_timeout=options.connect_timeout_s,
+        response_timeout=options.response_timeout_s,
+    )
+    proxy = Proxy(pool, retries=options.retries, queue_size=options.queue_size)
+    http = HttpServer(proxy.handle, render_error=render_error, max_body=options.max_body)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    on_listening(await http.listen(options.host, options.port))
+    code = 0
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            feed = tasks.create_task(_supervised(_feed(options, proxy, pool)))
+            stopping = tasks.create_task(stop.wait())
+            await asyncio.wait({feed, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            feed.cancel()
+            stopping.cancel()
+    except* _FeedEnded:
+        code = 1
+    await _drain(proxy, http, pool, options.grace_s)
+    return code
+
+
+def _feed(options: RouterOptions, proxy: Proxy, pool: ConnectionPool) -> Coroutine[Any, Any, None]:
+    if options.endpoints_file is not None:
+        log.info("endpoints from file %s", options.endpoints_file)
+        return follow_file(options.endpoints_file, proxy.update)
+    assert options.api is not None
+    log.info("endpoints from the control plane at %s", options.api)
+    return follow_api(options.api, proxy.update, pool=pool, token=options.token)
+
+
+async def _supervised(feed: Coroutine[Any, Any, None]) -> None:
+    try:
+        await feed
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("the endpoints feed failed; the router stops")
+        raise _FeedEnded() from None
+    log.error("the endpoints feed ended; the router stops")
+    raise _FeedEnded()
+
+
+async def _drain(proxy: Proxy, http: HttpServer, pool: ConnectionPool, grace_s: float) -> None:
+    proxy.draining = True
+    log.info("shutting down: draining %d connection(s), grace period %.0f s", len(http.connections), grace_s)
+    http.drain()
+    if not await http.wait_closed(grace_s):
+        log.warning("grace period of %.0f s ended with requests still in flight; they were cut off", grace_s)
+    await pool.close()

@@ -1,0 +1,166 @@
+"""Prometheus metrics of the router, per deployment and version (served at /metrics).
+
+They feed the autoscaler, so they are exact and cheap: the request path only bumps plain ints and a
+float in a `VersionStats` (no locks, no label lookups); a custom collector turns them into metric
+families when /metrics is scraped, from the router's own registry (never the global one).
+
+    modelplane_router_requests_total{namespace,deployment,version,status}    answers sent
+    modelplane_router_request_duration_seconds{namespace,deployment,version} time in the router, queue
+                                                                             and replica (histogram)
+    modelplane_router_inflight_requests{namespace,deployment,version}        sent to a replica, unanswered
+    modelplane_router_queue_depth{namespace,deployment,version}              waiting for a free replica
+    modelplane_router_retries_total{namespace,deployment,version}            attempts repeated elsewhere
+    modelplane_router_endpoints{namespace,deployment,version,state}          replicas in the table by state
+    modelplane_router_replica_inflight{namespace,deployment,replica}         in flight per replica
+    modelplane_router_replica_requests_total{namespace,deployment,replica}   attempts answered per replica
+    modelplane_router_table_resource_version                                 the table in use
+
+A request refused before a version is known (unknown model, no ready replica) counts with version "".
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from modelplane.router.table import EndpointsTable
+
+CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_LABELS = ["namespace", "deployment", "version"]
+
+
+@dataclass(eq=False, slots=True)
+class VersionStats:
+    labels: tuple[str, str, str]
+    by_status: dict[int, int] = field(default_factory=dict)
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
+    seconds: float = 0.0
+    inflight: int = 0
+    queued: int = 0
+    retries: int = 0
+
+    def observe(self, status: int, seconds: float) -> None:
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+        self.buckets[bisect_left(BUCKETS, seconds)] += 1
+        self.seconds += seconds
+
+
+class RouterMetrics:
+    """The router's registry; `stats()` hands out the counters the request path bumps."""
+
+    def __init__(
+        self,
+        table: Callable[[], EndpointsTable | None],
+        inflight: Callable[[], Iterable[tuple[tuple[str, str], Mapping[str, int]]]],
+    ) -> None:
+        self._stats: dict[tuple[str, str, str], VersionStats] = {}
+        self._table = table
+        self._inflight = inflight
+        self.replica_requests: dict[tuple[str, str, str], int] = {}  # (namespace, deployment, replica)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)  # a collector is anything with collect()
+
+    def stats(self, namespace: str, deployment: str, version: str) -> VersionStats:
+        key = (namespace, deployment, version)
+        stats = self._stats.get(key)
+        if stats is None:
+            stats = self._stats[key] = VersionStats(key)
+        return stats
+
+    def count_attempt(self, key: tuple[str, str, str]) -> None:
+        self.replica_requests[key] = self.replica_requests.get(key, 0) + 1
+
+    def render(self) -> bytes:
+        return bytes(generate_latest(self.registry))
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "modelplane_router_requests", "Requests answered, by HTTP status.", labels=[*_LABELS, "status"]
+        )
+        latency = HistogramMetricFamily(
+            "modelplane_router_request_duration_seconds",
+            "Time from a complete request to its answer: queue, replica and retries included.",
+            labels=_LABELS,
+        )
+        inflight = GaugeMetricFamily(
+            "modelplane_router_inflight_requests",
+            "Requests sent to a replica and not answered yet.",
+            labels=_LABELS,
+        )
+        queued = GaugeMetricFamily(
+            "modelplane_router_queue_depth",
+            "Requests waiting for a replica with a free slot.",
+            labels=_LABELS,
+        )
+        retries = CounterMetricFamily(
+            "modelplane_router_retries",
+            "Requests sent again to another replica after a failure.",
+            labels=_LABELS,
+        )
+        for stats in list(self._stats.values()):
+            labels = list(stats.labels)
+            for status, count in sorted(stats.by_status.items()):
+                requests.add_metric([*labels, str(status)], count)
+            cumulative, buckets = 0, []
+            for bound, count in zip((*map(_bound, BUCKETS), "+Inf"), stats.buckets, strict=True):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            latency.add_metric(labels, buckets, stats.seconds)
+            inflight.add_metric(labels, stats.inflight)
+            queued.add_metric(labels, stats.queued)
+            retries.add_metric(labels, stats.retries)
+        yield from (requests, latency, inflight, queued, retries)
+        yield from self._replica_metrics()
+        yield from self._table_metrics()
+
+    def _replica_metrics(self) -> Iterator[Metric]:
+        labels = ["namespace", "deployment", "replica"]
+        inflight = GaugeMetricFamily(
+            "modelplane_router_replica_inflight", "Requests in flight per replica.", labels=labels
+        )
+        requests = CounterMetricFamily(
+            "modelplane_router_replica_requests", "Attempts answered (or failed) per replica.", labels=labels
+        )
+        for (namespace, deployment), counts in self._inflight():
+            for replica, count in sorted(counts.items()):
+                inflight.add_metric([namespace, deployment, replica], count)
+        for key, count in sorted(self.replica_requests.items()):
+            requests.add_metric(list(key), count)
+        yield inflight
+        yield requests
+
+    def _table_metrics(self) -> Iterator[Metric]:
+        table = self._table()
+        endpoints = GaugeMetricFamily(
+            "modelplane_router_endpoints",
+            "Replicas in the endpoints table by state (ready, terminating, notready).",
+            labels=[*_LABELS, "state"],
+        )
+        version = GaugeMetricFamily(
+            "modelplane_router_table_resource_version", "resourceVersion of the endpoints table in use."
+        )
+        if table is not None:
+            version.add_metric([], table.resource_version)
+            for d in table.deployments:
+                counts: dict[tuple[str, str], int] = {}
+                for e in d.endpoints:
+                    state = "notready" if not e.ready else "terminating" if e.terminating else "ready"
+                    counts[(e.version, state)] = counts.get((e.version, state), 0) + 1
+                for (v, state), count in sorted(counts.items()):
+                    endpoints.add_metric([d.namespace, d.name, v, state], count)
+        yield endpoints
+        yield version
+
+
+def _bound(value: float) -> str:
+    return repr(value)

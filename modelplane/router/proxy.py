@@ -1,0 +1,423 @@
+"""The router's request handler: find the deployment, choose version and replica, forward, retry.
+
+Routes (namespace `default` unless the path starts with `/ns/{namespace}`, which is cut off before
+the request goes to the replica):
+
+    GET  /v2/health/live | /v2/health/ready | /v2       the router itself
+    GET  /v2/models                                      deployments of the namespace
+    GET  /v2/models/{name}[/versions/{v}]/ready          answered here: 200 when a replica is ready
+    GET  /v1/models/{name}                               answered here: {"name", "ready"}
+    ANY  /v2/models/{name}[/versions/{v}][/infer]        forwarded to a replica
+    POST /v1/models/{name}:predict                       forwarded to a replica
+    GET  /metrics                                        Prometheus, per deployment and version
+    GET  /router/endpoints                               the endpoints table in use (for debugging)
+
+Every request is handled with loop callbacks, no task: a choice (picking.py), a slot (queueing.py),
+one pooled upstream request (net/client.py), and a Deferred answer for the HTTP server. A failed
+connection or a replica that dies mid-answer is retried on another replica of the same version
+(`retries` times); a timeout is not (the replica may still be working on it). A replica that refused
+a connection is avoided for `avoid_s` seconds unless no other can serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from random import Random
+from typing import Any
+
+import orjson
+
+from modelplane import __version__
+from modelplane.net.client import (
+    ConnectionPool,
+    UpstreamConnectError,
+    UpstreamDisconnected,
+    UpstreamError,
+    UpstreamResponse,
+    UpstreamTimeout,
+)
+from modelplane.net.errors import HttpError, MethodNotAllowed
+from modelplane.net.http import JSON, Deferred, Request, Response
+from modelplane.router.errors import BadGateway, GatewayTimeout, NoReadyReplicas, QueueFull, RouteNotFound
+from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics, VersionStats
+from modelplane.router.picking import choose_replica, choose_version, serving_endpoints
+from modelplane.router.queueing import Gate, queue_capacity
+from modelplane.router.table import DEFAULT_NAMESPACE, Deployment, Endpoint, EndpointsTable
+
+_RETRY_AFTER = ((b"retry-after", b"1"),)
+
+
+def render_error(error: HttpError) -> Response:
+    headers = _RETRY_AFTER if isinstance(error, QueueFull) else ()
+    return Response(error.status, orjson.dumps({"error": str(error)}), headers=headers)
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(status, orjson.dumps(payload))
+
+
+@dataclass(eq=False)
+class Route:
+    """One deployment as the router serves it: its table entry, prepared for picking."""
+
+    deployment: Deployment
+    gate: Gate[Forward]
+    serving: dict[str, list[Endpoint]]  # version -> endpoints that may take new requests
+    weights: list[tuple[str, int]]
+    live: frozenset[str]
+
+    @property
+    def label(self) -> str:
+        return f"{self.deployment.namespace}/{self.deployment.name}"
+
+
+@dataclass(eq=False, slots=True)
+class Forward:
+    """One client request on its way to a replica (and maybe a second one)."""
+
+    route: Route
+    version: str
+    stats: VersionStats
+    method: str
+    path: str
+    body: bytes
+    content_type: bytes | None
+    answer: asyncio.Future[Response]
+    started: float
+    retries_left: int
+    tried: list[str] = field(default_factory=list)
+    replica: Endpoint | None = None
+
+
+class Proxy:
+    """The router's `Handler`. `update(table)` swaps the table; everything else runs per request."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        retries: int = 1,
+        queue_size: int | None = None,
+        avoid_s: float = 1.0,
+        rng: Random | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.pool = pool
+        self.retries = retries
+        self.queue_size = queue_size
+        self.avoid_s = avoid_s
+        self.rng = rng or Random()
+        self.clock = clock
+        self.table: EndpointsTable | None = None
+        self.routes: dict[tuple[str, str], Route] = {}
+        self.metrics = RouterMetrics(
+            lambda: self.table, lambda: [(k, g.inflight) for k, g in self._gates.items()]
+        )
+        self.draining = False
+        self._gates: dict[tuple[str, str], Gate[Forward]] = {}
+        self._down: dict[str, float] = {}  # replica -> until (clock) it is avoided
+
+    # the table
+    def update(self, table: EndpointsTable) -> None:
+        """Serve from `table` from now on; queued requests move to the new replicas or are refused."""
+        routes: dict[tuple[str, str], Route] = {}
+        for deployment in table.deployments:
+            gate = self._gates.get(deployment.key)
+            if gate is None:
+                gate = self._gates[deployment.key] = Gate(deployment.concurrency)
+            gate.concurrency = deployment.concurrency
+            by_version: dict[str, list[Endpoint]] = {}
+            for endpoint in deployment.endpoints:
+                by_version.setdefault(endpoint.version, []).append(endpoint)
+            serving = {v: s for v, eps in by_version.items() if (s := serving_endpoints(eps))}
+            routes[deployment.key] = Route(
+                deployment, gate, serving, deployment.weights(), frozenset(deployment.live_versions())
+            )
+        old, self.routes, self.table = self.routes, routes, table
+        for key, route in old.items():
+            if key not in routes:
+                for version in list(route.gate.waiting):
+                    for forward in route.gate.drop(version):
+                        self._refuse_queued(forward, RouteNotFound(f"model {route.label} was removed."))
+                del self._gates[key]
+        for route in routes.values():
+            for version in list(route.gate.waiting):
+                self._admit_waiting(route, version)
+
+    # routing
+    def handle(self, request: Request) -> Response | Deferred:
+        path = request.path
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/")
+        namespace = DEFAULT_NAMESPACE
+        if path.startswith("/ns/"):
+            namespace, sep, rest = path[4:].partition("/")
+            if not namespace or not sep:
+                raise RouteNotFound(f"no route for {request.method} {request.path}; use /ns/NAMESPACE/v2/...")
+            path = "/" + rest
+        if path.startswith("/v2/models/"):
+            return self._v2_model(request, namespace, path)
+        if path.startswith("/v1/models/"):
+            return self._v1_model(request, namespace, path)
+        if path == "/v2/models":
+            _require(request, "GET")
+            return self._list(namespace)
+        route = _STATIC.get(path) if namespace == DEFAULT_NAMESPACE else None
+        if route is None:
+            raise RouteNotFound(f"no route for {request.method} {request.path}; see /v2/models.")
+        _require(request, "GET")
+        return route(self)
+
+    def _v2_model(self, request: Request, namespace: str, path: str) -> Response | Deferred:
+        parts = path[len("/v2/models/") :].split("/")
+        route = self._find(namespace, parts[0])
+        version: str | None = None
+        if len(parts) >= 3 and parts[1] == "versions":
+            version, tail = parts[2], parts[3:]
+            if version not in route.live:
+                live = ", ".join(sorted(route.live)) or "none"
+                raise RouteNotFound(f"model {route.label} has no live version '{version}'; live: {live}.")
+        else:
+            tail = parts[1:]
+        if tail == ["ready"]:
+            _require(request, "GET")
+            return self._model_ready(route, version)
+        if tail and tail != ["infer"]:
+            raise RouteNotFound(f"no route for {request.method} {request.path}.")
+        return self._forward(route, version, request, path)
+
+    def _v1_model(self, request: Request, namespace: str, path: str) -> Response | Deferred:
+        rest = path[len("/v1/models/") :]
+        if rest.endswith(":predict"):
+            return self._forward(self._find(namespace, rest[: -len(":predict")]), None, request, path)
+        _require(request, "GET")
+        route = self._find(namespace, rest)
+        return _json({"name": route.deployment.name, "ready": self._has_serving(route, None)})
+
+    def _find(self, namespace: str, name: str) -> Route:
+        route = self.routes.get((namespace, name))
+        if route is None:
+            known = sorted(n for ns, n in self.routes if ns == namespace)
+            where = f"namespace '{namespace}'"
+            if not known:
+                raise RouteNotFound(f"model '{name}' not found: {where} has no models.")
+            raise RouteNotFound(f"model '{name}' not found in {where}; known models: {', '.join(known)}.")
+        return route
+
+    def _has_serving(self, route: Route, version: str | None) -> bool:
+        if version is not None:
+            return version in route.serving
+        return any(w > 0 and v in route.serving for v, w in route.weights)
+
+    # answered here
+    def live(self) -> Response:
+        return _json({"live": True})
+
+    def ready(self) -> Response:
+        if self.draining:
+            return _json({"ready": False, "error": "the router is shutting down"}, 503)
+        if self.table is None:
+            return _json({"ready": False, "error": "no endpoints table yet"}, 503)
+        return _json({"ready": True})
+
+    def server_metadata(self) -> Response:
+        return _json({"name": "modelplane-router", "version": __version__, "extensions": []})
+
+    def render_metrics(self) -> Response:
+        return Response(200, self.metrics.render(), content_type=CONTENT_TYPE)
+
+    def endpoints(self) -> Response:
+        if self.table is None:
+            return _json({"error": "no endpoints table yet"}, 503)
+        return Response(200, self.table.model_dump_json(by_alias=True).encode())
+
+    def _list(self, namespace: str) -> Response:
+        routes = sorted((r for (ns, _), r in self.routes.items() if ns == namespace), key=lambda r: r.label)
+        deployments = [
+            {
+                "name": r.deployment.name,
+                "versions": sorted(r.live),
+                "traffic": [{"version": v, "weight": w} for v, w in r.weights],
+                "ready": {v: len(eps) for v, eps in r.serving.items()},
+            }
+            for r in routes
+        ]
+        return _json({"models": [r.deployment.name for r in routes], "deployments": deployments})
+
+    def _model_ready(self, route: Route, version: str | None) -> Response:
+        name = route.deployment.name
+        if self._has_serving(route, version):
+            return _json({"name": name, "ready": True})
+        which = f"version '{version}' of {route.label}" if version else route.label
+        return _json({"name": name, "ready": False, "error": f"no ready replicas for {which}"}, 503)
+
+    # forwarding
+    def _forward(self, route: Route, pinned: str | None, request: Request, path: str) -> Deferred:
+        started = self.clock()
+        deployment = route.deployment
+        version = pinned if pinned is not None else choose_version(route.weights, route.serving, self.rng)
+        stats = self.metrics.stats(deployment.namespace, deployment.name, version or "")
+        answer: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        forward = Forward(
+            route,
+            version or "",
+            stats,
+            request.method,
+            f"{path}?{request.query}" if request.query else path,
+            request.body,
+            request.content_type,
+            answer,
+            started,
+            self.retries,
+        )
+        if version is None or version not in route.serving:
+            which = f"version '{version}' of {route.label}" if version else route.label
+            self._finish(forward, render_error(NoReadyReplicas(f"no ready replicas for {which}.")))
+        else:
+            self._start(forward)
+        return Deferred(answer, _answer)
+
+    def _start(self, forward: Forward) -> None:
+        route = forward.route
+        endpoint = self._pick(route, forward)
+        if endpoint is not None:
+            self._send(forward, endpoint)
+            return
+        capacity = queue_capacity(
+            serving_replicas=sum(len(eps) for eps in route.serving.values()),
+            concurrency=route.gate.concurrency,
+            fixed=self.queue_size,
+        )
+        if route.gate.offer(forward.version, forward, capacity=capacity):
+            forward.stats.queued += 1
+        else:
+            message = (
+                f"{route.label} is at capacity: every replica of version '{forward.version}' has "
+                f"{route.gate.concurrency} request(s) in flight and {route.gate.queued} wait; retry shortly."
+            )
+            self._finish(forward, render_error(QueueFull(message)))
+
+    def _pick(self, route: Route, forward: Forward) -> Endpoint | None:
+        avoid: list[str] | set[str] = forward.tried
+        if self._down:
+            now = self.clock()
+            for replica, until in list(self._down.items()):
+                if until <= now:
+                    del self._down[replica]
+            if self._down:
+                avoid = {*forward.tried, *self._down}
+        return choose_replica(
+            route.serving.get(forward.version, ()),
+            route.gate.load,
+            limit=route.gate.concurrency,
+            rng=self.rng,
+            avoid=avoid,
+        )
+
+    def _send(self, forward: Forward, endpoint: Endpoint) -> None:
+        forward.replica = endpoint
+        forward.route.gate.acquire(endpoint.replica)
+        forward.stats.inflight += 1
+        upstream = self.pool.request(
+            endpoint.address,
+            forward.method,
+            forward.path,
+            body=forward.body,
+            content_type=forward.content_type,
+        )
+        upstream.add_done_callback(lambda done: self._on_answer(forward, endpoint, done))
+
+    def _on_answer(
+        self, forward: Forward, endpoint: Endpoint, done: asyncio.Future[UpstreamResponse]
+    ) -> None:
+        route = forward.route
+        route.gate.release(endpoint.replica)
+        forward.stats.inflight -= 1
+        self.metrics.count_attempt((route.deployment.namespace, route.deployment.name, endpoint.replica))
+        error = done.exception()
+        if error is None:
+            self._finish(forward, _relay(done.result()))
+        elif isinstance(error, UpstreamConnectError | UpstreamDisconnected) and forward.retries_left > 0:
+            if isinstance(error, UpstreamConnectError):
+                self._down[endpoint.replica] = self.clock() + self.avoid_s
+            forward.retries_left -= 1
+            forward.tried.append(endpoint.replica)
+            forward.stats.retries += 1
+            current = self.routes.get(route.deployment.key)
+            if current is not None and forward.version in current.serving:
+                forward.route = current
+                self._start(forward)
+            else:
+                self._finish(forward, render_error(NoReadyReplicas(f"no ready replicas for {route.label}.")))
+        else:
+            self._finish(forward, render_error(_gateway_error(route, endpoint, error, forward)))
+        current = self.routes.get(route.deployment.key)
+        if current is not None and current.gate.waiting:
+            self._admit_waiting(current, endpoint.version)
+
+    def _admit_waiting(self, route: Route, version: str) -> None:
+        """Send queued requests of `version` to replicas with a free slot, in order."""
+        gate = route.gate
+        if version not in route.serving:
+            for dropped in gate.drop(version):
+                self._refuse_queued(dropped, NoReadyReplicas(f"no ready replicas for {route.label}."))
+            return
+        while (forward := gate.peek(version)) is not None:
+            endpoint = self._pick(route, forward)
+            if endpoint is None:
+                return
+            gate.pop(version)
+            forward.stats.queued -= 1
+            forward.route = route
+            self._send(forward, endpoint)
+
+    def _refuse_queued(self, forward: Forward, error: HttpError) -> None:
+        forward.stats.queued -= 1
+        self._finish(forward, render_error(error))
+
+    def _finish(self, forward: Forward, response: Response) -> None:
+        forward.stats.observe(response.status, self.clock() - forward.started)
+        if not forward.answer.done():
+            forward.answer.set_result(response)
+
+
+def _answer(done: asyncio.Future[Response]) -> Response:
+    return done.result()
+
+
+def _relay(upstream: UpstreamResponse) -> Response:
+    retry_after = upstream.headers.get(b"retry-after")
+    return Response(
+        upstream.status,
+        upstream.body,
+        content_type=upstream.headers.get(b"content-type", JSON),
+        headers=((b"retry-after", retry_after),) if retry_after is not None else (),
+    )
+
+
+def _gateway_error(route: Route, endpoint: Endpoint, error: BaseException, forward: Forward) -> HttpError:
+    where = f"replica {endpoint.replica} of {route.label} ({endpoint.address})"
+    tries = len(forward.tried) + 1
+    attempts = f" after {tries} attempts" if tries > 1 else ""
+    if isinstance(error, UpstreamTimeout):
+        return GatewayTimeout(f"{where} did not answer in time: {error}.")
+    if isinstance(error, UpstreamError):
+        return BadGateway(f"{where} failed{attempts}: {error}.")
+    return BadGateway(f"{where} failed{attempts}: {type(error).__name__}: {error}.")
+
+
+def _require(request: Request, method: str) -> None:
+    if request.method != method:
+        raise MethodNotAllowed(f"{request.path} takes {method}, not {request.method}.")
+
+
+_STATIC: dict[str, Callable[[Proxy], Response]] = {
+    "/v2/health/live": Proxy.live,
+    "/v2/health/ready": Proxy.ready,
+    "/v2": Proxy.server_metadata,
+    "/metrics": Proxy.render_metrics,
+    "/router/endpoints": Proxy.endpoints,
+}

@@ -1,0 +1,59 @@
+"""CrashLoopBackOff: when a replica process that exited may start again. Pure; time is passed in.
+
+A copy of the kubelet's `doBackOff` over client-go's `flowcontrol.Backoff` (initial 10 s, max 300 s,
+no jitter), keyed by replica:
+
+- the wait is measured from the process's finish time: while `now − finished < delay` the replica
+  waits with `waiting.reason=CrashLoopBackOff`;
+- each restart that is let through doubles the delay (10, 20, 40, 80, 160, 300, 300 …) and stamps the
+  entry with the restart time;
+- an exit more than 2 × 300 = 600 s after the last restart (it ran cleanly that long) forgets the
+  entry.
+
+As in the kubelet, a replica with no entry (its first exit, or the first after a clean 600 s) restarts
+at once and the entry starts at 10 s: an instantly crashing process restarts after 0, 10, 20, 40, 80,
+160, 300, 300 … seconds, so the waits users see under CrashLoopBackOff are 10, 20, 40 … 300.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+INITIAL_DELAY: Final = 10.0
+MAX_DELAY: Final = 300.0
+RESET_AFTER: Final = 2 * MAX_DELAY
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """The backoff entry of one replica: the current delay and when a restart was last let through."""
+
+    delay: float
+    last_update: float
+
+
+@dataclass(frozen=True, slots=True)
+class RestartDecision:
+    """Start now (`start`, with the new entry), or wait until `until` (entry unchanged)."""
+
+    start: bool
+    until: float | None
+    backoff: Backoff | None
+
+
+def expired(backoff: Backoff, *, finished_at: float) -> bool:
+    """The process ran cleanly for more than 600 s after its last restart: forget the entry."""
+    return finished_at - backoff.last_update > RESET_AFTER
+
+
+def decide_restart(backoff: Backoff | None, *, finished_at: float, now: float) -> RestartDecision:
+    """Whether a process that finished at `finished_at` may start again at `now`."""
+    if backoff is not None and not expired(backoff, finished_at=finished_at):
+        until = finished_at + backoff.delay
+        if now < until:
+            return RestartDecision(start=False, until=until, backoff=backoff)
+        return RestartDecision(
+            start=True, until=None, backoff=Backoff(min(backoff.delay * 2, MAX_DELAY), now)
+        )
+    return RestartDecision(start=True, until=None, backoff=Backoff(INITIAL_DELAY, now))

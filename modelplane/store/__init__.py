@@ -1,0 +1,62 @@
+"""The control plane's state in SQLite (WAL): objects with generation and resourceVersion, a change
+log to watch, events, and Kubernetes label selectors.
+
+This is the only door into the package; import from `modelplane.store`, not its modules.
+
+    from modelplane.store import Store, Conflict
+    store = Store(state_dir)
+    obj, result = store.apply("ModelDeployment", "default", "iris", labels={}, spec={...}, now=time.time())
+    for change in store.changes_since(rv): ...
+"""
+
+from modelplane.store.db import FILE_NAME, SCHEMA_VERSION
+from modelplane.store.errors import (
+    AlreadyExists,
+    Conflict,
+    Expired,
+    IncompatibleState,
+    NotFound,
+    ObjectError,
+    StoreError,
+)
+from modelplane.store.events import AGGREGATION_WINDOW, EVENTS_KEPT, Event, EventType
+from modelplane.store.objects import (
+    CHANGES_KEPT,
+    CLUSTER_SCOPED_KINDS,
+    Change,
+    ChangeType,
+    JsonObject,
+    StoredObject,
+    rfc3339,
+)
+from modelplane.store.selectors import Operator, Requirement, Selector, parse_selector
+from modelplane.store.store import ApplyResult, Store
+
+__all__ = [
+    "AGGREGATION_WINDOW",
+    "CHANGES_KEPT",
+    "CLUSTER_SCOPED_KINDS",
+    "EVENTS_KEPT",
+    "FILE_NAME",
+    "SCHEMA_VERSION",
+    "AlreadyExists",
+    "ApplyResult",
+    "Change",
+    "ChangeType",
+    "Conflict",
+    "Event",
+    "EventType",
+    "Expired",
+    "IncompatibleState",
+    "JsonObject",
+    "NotFound",
+    "ObjectError",
+    "Operator",
+    "Requirement",
+    "Selector",
+    "Store",
+    "StoreError",
+    "StoredObject",
+    "parse_selector",
+    "rfc3339",
+]
