@@ -163,7 +163,9 @@ class Api:
             return _json(self.store.get(kind, namespace, name).to_json())
         if request.method == "DELETE":
             return self.delete(kind, namespace, name)
-        raise MethodNotAllowed(f"{request.path} takes GET or DELETE, not {request.method}.")
+        if request.method == "PUT":
+            return self.replace(kind, namespace, name, request.body)
+        raise MethodNotAllowed(f"{request.path} takes GET, PUT or DELETE, not {request.method}.")
 
     # handlers
     def apply(self, body: bytes, query: dict[str, str]) -> Response:
@@ -194,6 +196,38 @@ class Api:
             )
         self.hub.notify()
         return _json({"results": results})
+
+    def replace(self, kind: str, namespace: str, name: str, body: bytes) -> Response:
+        """PUT: replace an object's spec and labels, refused (409) when metadata.resourceVersion is stale."""
+        try:
+            obj = orjson.loads(body)
+            metadata = obj["metadata"]
+            rv = int(metadata.pop("resourceVersion"))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+            raise BadRequest(
+                "PUT takes the whole object as JSON with metadata.resourceVersion (from a GET) set."
+            ) from error
+        for key in ("uid", "generation", "creationTimestamp", "deletionTimestamp"):
+            metadata.pop(key, None)
+        obj.pop("status", None)
+        result = load_text(orjson.dumps(obj).decode(), file="<put>")
+        if result.errors:
+            lines = [str(e) for e in result.errors]
+            raise Invalid(f"{len(lines)} error(s) in the object; nothing was stored.", details=lines)
+        typed = result.objects[0].obj
+        if typed.kind != kind or typed.metadata.name != name:
+            raise BadRequest(f"the body is {typed.kind}/{typed.metadata.name}, the path names {kind}/{name}.")
+        updated = self.store.update(
+            kind,
+            namespace,
+            name,
+            spec=typed.spec.model_dump(mode="json", by_alias=True),
+            labels=dict(typed.metadata.labels),
+            expected_rv=rv,
+            now=self.clock(),
+        )
+        self.hub.notify()
+        return _json(updated.to_json())
 
     def list(self, kind: str, query: dict[str, str]) -> Response:
         selector = None

@@ -158,6 +158,18 @@ class ConnectionPool:
         upstream = self._upstreams.get(address)
         return 0 if upstream is None else upstream.open
 
+    def retain(self, addresses: Iterable[str]) -> None:
+        """Forget upstreams not in `addresses` (replicas gone from the table): close their idle
+        connections; busy ones finish their exchange and close when the upstream does."""
+        keep = set(addresses)
+        for address in [a for a in self._upstreams if a not in keep]:
+            upstream = self._upstreams[address]
+            for connection in upstream.idle:
+                connection.close()
+            upstream.idle.clear()
+            if upstream.open == 0 and not upstream.waiting:
+                del self._upstreams[address]
+
     async def close(self) -> None:
         """Close every connection; requests still waiting fail with UpstreamConnectError."""
         self._closed = True
@@ -216,7 +228,9 @@ class ConnectionPool:
 
     def _release(self, upstream: _Upstream, connection: _Connection) -> None:
         """A connection finished an exchange and may take the next one."""
-        if upstream.waiting:
+        if self._upstreams.get(upstream.address) is not upstream:  # forgotten by retain()
+            connection.close()
+        elif upstream.waiting:
             connection.send(upstream.waiting.popleft())
         elif self._closed:
             connection.close()

@@ -64,7 +64,7 @@ async def run_router(options: RouterOptions, *, on_listening: Callable[[int], No
     code = 0
     try:
         async with asyncio.TaskGroup() as tasks:
-            feed = tasks.create_task(_supervised(_feed(options, proxy, pool)))
+            feed = tasks.create_task(_supervised(_feed(options, proxy)))
             stopping = tasks.create_task(stop.wait())
             await asyncio.wait({feed, stopping}, return_when=asyncio.FIRST_COMPLETED)
             feed.cancel()
@@ -75,13 +75,22 @@ async def run_router(options: RouterOptions, *, on_listening: Callable[[int], No
     return code
 
 
-def _feed(options: RouterOptions, proxy: Proxy, pool: ConnectionPool) -> Coroutine[Any, Any, None]:
+def _feed(options: RouterOptions, proxy: Proxy) -> Coroutine[Any, Any, None]:
     if options.endpoints_file is not None:
         log.info("endpoints from file %s", options.endpoints_file)
         return follow_file(options.endpoints_file, proxy.update)
-    assert options.api is not None
     log.info("endpoints from the control plane at %s", options.api)
-    return follow_api(options.api, proxy.update, pool=pool, token=options.token)
+    return _follow_api(options, proxy)
+
+
+async def _follow_api(options: RouterOptions, proxy: Proxy) -> None:
+    """The long poll on a pool of its own: the proxy's pool drops addresses that leave the table."""
+    assert options.api is not None
+    pool = ConnectionPool(max_per_address=1, connect_timeout=options.connect_timeout_s)
+    try:
+        await follow_api(options.api, proxy.update, pool=pool, token=options.token)
+    finally:
+        await pool.close()
 
 
 async def _supervised(feed: Coroutine[Any, Any, None]) -> None:

@@ -38,6 +38,9 @@ CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _LABELS = ["namespace", "deployment", "version"]
 
+# (namespace, deployment), in flight per replica, attempts answered per replica
+ReplicaCounts = tuple[tuple[str, str], Mapping[str, int], Mapping[str, int]]
+
 
 @dataclass(eq=False, slots=True)
 class VersionStats:
@@ -61,12 +64,11 @@ class RouterMetrics:
     def __init__(
         self,
         table: Callable[[], EndpointsTable | None],
-        inflight: Callable[[], Iterable[tuple[tuple[str, str], Mapping[str, int]]]],
+        replicas: Callable[[], Iterable[ReplicaCounts]],
     ) -> None:
         self._stats: dict[tuple[str, str, str], VersionStats] = {}
         self._table = table
-        self._inflight = inflight
-        self.replica_requests: dict[tuple[str, str, str], int] = {}  # (namespace, deployment, replica)
+        self._replicas = replicas
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)  # a collector is anything with collect()
 
@@ -76,9 +78,6 @@ class RouterMetrics:
         if stats is None:
             stats = self._stats[key] = VersionStats(key)
         return stats
-
-    def count_attempt(self, key: tuple[str, str, str]) -> None:
-        self.replica_requests[key] = self.replica_requests.get(key, 0) + 1
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
@@ -131,11 +130,11 @@ class RouterMetrics:
         requests = CounterMetricFamily(
             "modelplane_router_replica_requests", "Attempts answered (or failed) per replica.", labels=labels
         )
-        for (namespace, deployment), counts in self._inflight():
-            for replica, count in sorted(counts.items()):
+        for (namespace, deployment), in_flight, answered in self._replicas():
+            for replica, count in sorted(in_flight.items()):
                 inflight.add_metric([namespace, deployment, replica], count)
-        for key, count in sorted(self.replica_requests.items()):
-            requests.add_metric(list(key), count)
+            for replica, count in sorted(answered.items()):
+                requests.add_metric([namespace, deployment, replica], count)
         yield inflight
         yield requests
 

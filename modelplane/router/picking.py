@@ -20,6 +20,9 @@ from modelplane.router.table import Endpoint
 
 def choose_version(weights: Sequence[tuple[str, int]], serving: Collection[str], rng: Random) -> str | None:
     """A version drawn by weight among those in `serving`; None when no serving version has weight."""
+    if len(weights) == 1:  # the common case: one live version
+        version, weight = weights[0]
+        return version if weight > 0 and version in serving else None
     total = 0
     for version, weight in weights:
         if weight > 0 and version in serving:
@@ -53,13 +56,15 @@ def choose_replica(
 ) -> Endpoint | None:
     """The least in-flight of two random candidates with a free slot; None when every one is full.
 
-    `avoid` names replicas to skip (a retry goes elsewhere) unless no other candidate has a free slot.
+    `avoid` names replicas to skip (the one a retry comes from, or one that just refused a connection)
+    unless every candidate is to be avoided. An avoided replica is not taken merely because the others
+    are full: the request waits for them instead.
     """
-    free = candidates if limit is None else [c for c in candidates if inflight(c) < limit]
-    if avoid and free:
-        others = [c for c in free if c.replica not in avoid]
+    if avoid:
+        others = [c for c in candidates if c.replica not in avoid]
         if others:
-            free = others
+            candidates = others
+    free = candidates if limit is None else [c for c in candidates if inflight(c) < limit]
     count = len(free)
     if count == 0:
         return None

@@ -114,7 +114,7 @@ class Proxy:
         self.table: EndpointsTable | None = None
         self.routes: dict[tuple[str, str], Route] = {}
         self.metrics = RouterMetrics(
-            lambda: self.table, lambda: [(k, g.inflight) for k, g in self._gates.items()]
+            lambda: self.table, lambda: [(k, g.inflight, g.answered) for k, g in self._gates.items()]
         )
         self.draining = False
         self._gates: dict[tuple[str, str], Gate[Forward]] = {}
@@ -137,6 +137,7 @@ class Proxy:
                 deployment, gate, serving, deployment.weights(), frozenset(deployment.live_versions())
             )
         old, self.routes, self.table = self.routes, routes, table
+        self.pool.retain(e.address for d in table.deployments for e in d.endpoints)
         for key, route in old.items():
             if key not in routes:
                 for version in list(route.gate.waiting):
@@ -336,7 +337,6 @@ class Proxy:
         route = forward.route
         route.gate.release(endpoint.replica)
         forward.stats.inflight -= 1
-        self.metrics.count_attempt((route.deployment.namespace, route.deployment.name, endpoint.replica))
         error = done.exception()
         if error is None:
             self._finish(forward, _relay(done.result()))

@@ -38,6 +38,7 @@ class Gate(Generic[W]):
 
     concurrency: int | None
     inflight: dict[str, int] = field(default_factory=dict)  # replica name -> requests in flight
+    answered: dict[str, int] = field(default_factory=dict)  # replica name -> attempts it finished
     waiting: dict[str, deque[W]] = field(default_factory=dict)  # version -> FIFO
     queued: int = 0
 
@@ -48,6 +49,7 @@ class Gate(Generic[W]):
         self.inflight[replica] = self.inflight.get(replica, 0) + 1
 
     def release(self, replica: str) -> None:
+        self.answered[replica] = self.answered.get(replica, 0) + 1
         left = self.inflight[replica] - 1
         if left:
             self.inflight[replica] = left

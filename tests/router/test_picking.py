@@ -115,3 +115,10 @@ def test_a_retry_avoids_the_replica_that_failed_unless_it_is_the_only_one() -> N
     }
     only = [ep("a")]
     assert choose_replica(only, lambda e: 0, limit=None, rng=rng, avoid=["a"]) == only[0]
+
+
+def test_an_avoided_replica_is_not_taken_because_the_others_are_full() -> None:
+    candidates = [ep("dead"), ep("busy")]
+    load = {"dead": 0, "busy": 1}
+    chosen = choose_replica(candidates, lambda e: load[e.replica], limit=1, rng=Random(0), avoid=["dead"])
+    assert chosen is None  # the request queues for "busy" rather than going back to "dead"

@@ -1,0 +1,155 @@
+"""A real local control plane for integration tests: `modelplane up --detach` in a temporary state
+dir, the API and the router on free ports, `modelplane down` afterwards. Plus a closed-loop load
+generator that counts every failed request."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import wait_for
+
+CLI = [sys.executable, "-m", "modelplane.cli.main"]
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
+
+
+@dataclass
+class ControlPlane:
+    state: Path
+    api: str
+    ingress: str
+    env: dict[str, str]
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, "--server", self.api, env=self.env, timeout=timeout)
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
+        request = urllib.request.Request(self.api + path, data=body, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def apply(self, text: str, folder: Path) -> None:
+        path = folder / "applied.yaml"
+        path.write_text(text)
+        done = self.cli("apply", "-f", str(path))
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def replicas(self, deployment: str | None = None) -> list[dict[str, Any]]:
+        items = self.request("GET", "/api/v1/replicas")[1]["items"]
+        return [r for r in items if deployment is None or r["spec"]["deployment"] == deployment]
+
+    def deployment(self, name: str, namespace: str = "default") -> dict[str, Any]:
+        status, body = self.request("GET", f"/api/v1/modeldeployments/{namespace}/{name}")
+        assert status == 200, body
+        return dict(body)
+
+    def wait_ready(self, name: str, count: int, timeout: float = 90) -> None:
+        def ready() -> bool:
+            return sum(r["status"].get("ready", False) for r in self.replicas(name)) == count
+
+        wait_for(ready, timeout=timeout, what=f"{count} ready replica(s) of {name}", interval=0.1)
+
+    @property
+    def controlplane_pid(self) -> int:
+        return int(json.loads((self.state / "up.json").read_text())["controlplane"]["pid"])
+
+
+@pytest.fixture
+def control_plane(tmp_path: Path) -> Iterator[ControlPlane]:
+    state = tmp_path / "state"
+    env = {"MODELPLANE_GPUS": "[]"}
+    done = run_cli("up", "--detach", "--state-dir", str(state), "--port", "0", "--ingress-port", "0", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    urls = json.loads((state / "up.json").read_text())
+    plane = ControlPlane(state=state, api=urls["api"], ingress=urls["ingress"], env=env)
+    yield plane
+    down = run_cli("down", "--state-dir", str(state), timeout=180)
+    leftovers = [r["status"].get("pid") for r in _safe_replicas(plane)]
+    for pid in leftovers:
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    assert down.returncode == 0, down.stdout + down.stderr
+
+
+def _safe_replicas(plane: ControlPlane) -> list[dict[str, Any]]:
+    try:
+        return plane.replicas()
+    except (OSError, urllib.error.URLError):
+        return []
+
+
+@dataclass
+class Load:
+    """`clients` threads sending requests in a closed loop over keep-alive connections."""
+
+    url: str
+    path: str
+    body: bytes
+    clients: int = 32
+    ok: int = 0
+    failures: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __enter__(self) -> Load:
+        host, port = self.url.removeprefix("http://").split(":")
+        for _ in range(self.clients):
+            thread = threading.Thread(target=self._client, args=(host, int(port)), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def _client(self, host: str, port: int) -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        while not self._stop.is_set():
+            try:
+                conn.request("POST", self.path, body=self.body, headers={"content-type": "application/json"})
+                response = conn.getresponse()
+                data = response.read()
+                with self._lock:
+                    if response.status == 200:
+                        self.ok += 1
+                    else:
+                        self.failures.append(f"{response.status} {data[:200]!r}")
+            except (OSError, http.client.HTTPException) as error:
+                with self._lock:
+                    self.failures.append(repr(error))
+                conn.close()
+                conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn.close()
+
+    def wait_for_more(self, count: int, timeout: float = 60) -> None:
+        start = self.ok
+        wait_for(lambda: self.ok >= start + count, timeout=timeout, what=f"{count} more answered requests")
