@@ -4,6 +4,7 @@ generator that counts every failed request."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -90,10 +91,8 @@ def control_plane(tmp_path: Path) -> Iterator[ControlPlane]:
     leftovers = [r["status"].get("pid") for r in _safe_replicas(plane)]
     for pid in leftovers:
         if pid:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
     assert down.returncode == 0, down.stdout + down.stderr
 
 
