@@ -1,22 +1,25 @@
-"""The modelplane demo (`make demo`): serve the example models and ask them real questions.
+"""The modelplane demo (`make demo`): run the local control plane and ask the example models real questions.
 
-    python examples/demo.py [--spec examples/nlp.yaml] [--port 0] [--keep-running] [--verbose]
+    python examples/demo.py [--mode controlplane|serve] [--spec FILE] [--state-dir DIR] [--keep-running]
 
-Until the control plane exists this is what `make demo` runs. It
+In the default `controlplane` mode it
 
 1. builds the scikit-learn model files (examples/build_models.py) when one is missing;
-2. starts ONE model server for every ModelDeployment of the spec file:
-   `python -m modelplane.cli.main serve -f examples/nlp.yaml --port 0`, and reads the port from the
-   line `modelplane server listening on http://127.0.0.1:PORT` it prints once it accepts connections;
-3. waits until `GET /v2/health/ready` answers 200 (all models loaded);
-4. sends real requests with the standard library only: Open Inference Protocol v2
+2. starts the control plane and the router: `modelplane up --detach` (state in .modelplane/, the API
+   and the router on free ports, printed);
+3. applies the spec file (`modelplane apply -f examples/nlp.yaml`): five ModelDeployments, one
+   replica each, every replica its own `modelplane serve` process started by the control plane;
+4. waits until every deployment has its replicas Ready;
+5. sends real requests THROUGH THE ROUTER with the standard library only: Open Inference Protocol v2
    (`POST /v2/models/{name}/infer`) to embed, sentiment, intent, iris and accel, one KServe v1
    `POST /v1/models/sentiment:predict`, `GET /v2/models`, and 64 concurrent requests to the simulated
    accelerator to show dynamic batching; it prints the answers;
-5. stops the server with SIGTERM and prints its exit code.
+6. prints `modelplane get deployments` and `modelplane get replicas`;
+7. stops everything with `modelplane down` — or, with `--keep-running`, leaves it running and says how
+   to stop it.
 
-It exits non-zero when any step failed. `--keep-running` leaves the server up after the requests
-(its logs are echoed) until Ctrl-C.
+`--mode serve` skips the control plane: one `modelplane serve` process serves every model of the file.
+It exits non-zero when any step failed.
 """
 
 from __future__ import annotations
@@ -434,13 +437,19 @@ def server_argv(spec: Path, port: int) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--mode", choices=["controlplane", "serve"], default="controlplane")
     parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="spec file (default: %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="port for the server; 0 picks a free one")
-    parser.add_argument("--keep-running", action="store_true", help="leave the server up until Ctrl-C")
+    parser.add_argument(
+        "--state-dir", type=Path, default=REPO_ROOT / ".modelplane", help="control plane state"
+    )
+    parser.add_argument("--keep-running", action="store_true", help="leave everything running at the end")
     parser.add_argument("--verbose", action="store_true", help="echo the server's log lines")
     args = parser.parse_args(argv)
 
     ensure_models()
+    if args.mode == "controlplane":
+        return run_control_plane(args)
     argv_ = server_argv(args.spec.resolve(), args.port)
     print(f"== starting the model server: {' '.join(argv_[1:])}")
     server = ServerProcess(argv_, cwd=REPO_ROOT, echo=args.verbose)
@@ -484,6 +493,87 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print("\nDEMO OK")
     return 0
+
+
+# --------------------------------------------------------------------------- control-plane mode
+
+
+def modelplane(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "modelplane.cli.main", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def wait_deployments_ready(api: str, names: Sequence[str], timeout_s: float) -> float:
+    """Poll the API until every named deployment has all its replicas ready; seconds waited."""
+    started = time.monotonic()
+    client = Client(api)
+    while time.monotonic() < started + timeout_s:
+        items = client.get("/api/v1/modeldeployments")["items"]
+        status = {i["metadata"]["name"]: i.get("status") or {} for i in items}
+        if all(
+            status.get(n, {}).get("readyReplicas", 0) >= max(status.get(n, {}).get("desiredReplicas", 1), 1)
+            for n in names
+        ):
+            return time.monotonic() - started
+        replicas = client.get("/api/v1/replicas")["items"]
+        crashing = [r for r in replicas if (r.get("status") or {}).get("restarts", 0) >= 2]
+        if crashing:
+            name = crashing[0]["metadata"]["name"]
+            raise DemoError(f"replica {name} keeps crashing; see `modelplane logs replica/{name}`")
+        time.sleep(0.5)
+    raise DemoError(f"the deployments were not ready within {timeout_s:.0f} s")
+
+
+def run_control_plane(args: argparse.Namespace) -> int:
+    state = str(args.state_dir.resolve())
+    if (args.state_dir / "up.json").exists():
+        modelplane("down", "--state-dir", state)
+    print(f"== modelplane up --detach --state-dir {state}")
+    started = modelplane("up", "--detach", "--state-dir", state, "--port", "0", "--ingress-port", "0")
+    print(textwrap_indent(started.stdout + started.stderr))
+    if started.returncode != 0:
+        print("\nDEMO FAILED: the control plane did not start")
+        return 1
+    urls = json.loads((args.state_dir / "up.json").read_text())
+    api, ingress = urls["api"], urls["ingress"]
+    failed: list[str] = []
+    try:
+        print(f"== modelplane apply -f {args.spec}")
+        applied = modelplane("apply", "-f", str(args.spec.resolve()), "--server", api)
+        print(textwrap_indent(applied.stdout + applied.stderr))
+        if applied.returncode != 0:
+            raise DemoError("apply failed")
+        names = [line.split("/")[-1].split()[0] for line in applied.stdout.splitlines() if "/" in line]
+        waited = wait_deployments_ready(api, names, READY_TIMEOUT_S)
+        print(f"  all {len(names)} deployments ready after {waited:.1f} s")
+        print(f"\n== requests go through the router at {ingress}")
+        failed += run_steps(Client(ingress))
+        for kind in ("deployments", "replicas"):
+            print(f"\n== modelplane get {kind}")
+            print(textwrap_indent(modelplane("get", kind, "--server", api).stdout))
+    except DemoError as error:
+        print(f"  FAILED: {error}")
+        failed.append(str(error))
+    finally:
+        if args.keep_running:
+            print(f"\n== left running: API {api}, router {ingress}")
+            print(f"   stop everything with: modelplane down --state-dir {state}")
+        else:
+            print("\n== modelplane down (drains and stops every replica, the control plane and the router)")
+            down = modelplane("down", "--state-dir", state)
+            print(textwrap_indent(down.stdout + down.stderr))
+            if down.returncode != 0:
+                failed.append("down")
+    if failed:
+        print(f"\nDEMO FAILED: {'; '.join(failed)}")
+        return 1
+    print("\nDEMO OK")
+    return 0
+
+
+def textwrap_indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.rstrip().splitlines())
 
 
 if __name__ == "__main__":

@@ -141,6 +141,6 @@ def test_nlp_yaml_declares_the_five_deployments() -> None:
     for name in ("sentiment", "intent", "iris"):
         uri = by_name[name]["model"]["uri"]
         assert uri == f"./models/{name}/model.{'skops' if name == 'sentiment' else 'joblib'}"
-    allowed = {"model", "resources", "replicas", "batching", "concurrency"}
+    allowed = {"model", "resources", "replicas", "batching", "concurrency", "probes"}
     for spec in by_name.values():
         assert set(spec) <= allowed

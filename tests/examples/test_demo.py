@@ -1,5 +1,6 @@
-"""`make demo`'s main job, run for real: examples/demo.py starts `modelplane serve` on the shipped
-specs, sends real sentences and rows, and checks every answer; it must exit 0."""
+"""`make demo`'s main job, run for real: examples/demo.py starts the control plane and the router,
+applies the shipped specs, sends real sentences and rows through the router, checks every answer and
+stops everything; it must exit 0. `--mode serve` does the same against one `modelplane serve`."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-def test_demo_answers_real_nlp_requests() -> None:
+def test_demo_answers_real_nlp_requests(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "demo.py")],
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--state-dir", str(tmp_path / "state")],
         capture_output=True,
         text=True,
         timeout=300,
@@ -26,7 +27,9 @@ def test_demo_answers_real_nlp_requests() -> None:
     assert "DEMO OK" in out
     assert "embedding dimension: 384" in out
     assert "64/64 concurrent requests completed correctly" in out
-    assert "server exited with code 0" in out
+    assert "requests go through the router" in out
+    assert "sentiment-" in out and "Running" in out  # `get replicas`
+    assert "stopped: replicas, control plane, router." in out
 
 
 def test_a_server_that_cannot_start_fails_the_demo(tmp_path: Path) -> None:
@@ -36,7 +39,7 @@ def test_a_server_that_cannot_start_fails_the_demo(tmp_path: Path) -> None:
         "spec:\n  model: {uri: ./nothing-here.joblib, format: sklearn}\n"
     )
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "demo.py"), "--spec", str(broken)],
+        [sys.executable, str(ROOT / "examples" / "demo.py"), "--mode", "serve", "--spec", str(broken)],
         capture_output=True,
         text=True,
         timeout=120,
