@@ -28,6 +28,7 @@ from modelplane.controllers import deployments
 from modelplane.controllers.node import NodeAgent
 from modelplane.controllers.scheduling import Scheduling
 from modelplane.net.http import HttpServer
+from modelplane.scheduler import ScoringStrategy
 from modelplane.store import Store
 
 log = logging.getLogger("modelplane.controlplane")
@@ -41,6 +42,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8090
     seed: int | None = None
+    strategy: ScoringStrategy = ScoringStrategy.LEAST_ALLOCATED
 
 
 async def _every(period: float, name: str, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
@@ -83,7 +85,7 @@ async def run(settings: Settings, *, on_listening: Callable[[int], None]) -> int
     api = Api(store, hub=hub, state_dir=state_dir, token=token, on_down=on_down)
     http = HttpServer(api, render_error=render_error, max_body=MAX_BODY)
     node = NodeAgent(store, state_dir=state_dir)
-    scheduling = Scheduling(store, rng=rng)
+    scheduling = Scheduling(store, rng=rng, strategy=settings.strategy)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

@@ -29,6 +29,7 @@ import click
 from modelplane.api import auth
 from modelplane.api.controlplane import Settings
 from modelplane.api.controlplane import run as run_control_plane
+from modelplane.scheduler import ScoringStrategy
 
 LISTENING = re.compile(r"listening on (http://[^\s]+)")
 STATE_HELP = "State directory [default: $MODELPLANE_STATE_DIR or .modelplane]."
@@ -43,12 +44,23 @@ def state_dir_of(value: Path | None) -> Path:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8090, show_default=True)
 @click.option("--seed", type=int, default=None, help="Seed for random choices (tests).")
-def controlplane(state_dir: Path | None, host: str, port: int, seed: int | None) -> None:
+@click.option(
+    "--scheduler-strategy", type=click.Choice([s.value for s in ScoringStrategy]), default="LeastAllocated"
+)
+def controlplane(
+    state_dir: Path | None, host: str, port: int, seed: int | None, scheduler_strategy: str
+) -> None:
     """Run the control plane in this process (what `up` starts)."""
     logging.basicConfig(
         level="INFO", stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = Settings(state_dir=state_dir_of(state_dir), host=host, port=port, seed=seed)
+    settings = Settings(
+        state_dir=state_dir_of(state_dir),
+        host=host,
+        port=port,
+        seed=seed,
+        strategy=ScoringStrategy(scheduler_strategy),
+    )
 
     def announce(bound: int) -> None:
         print(f"modelplane control plane listening on http://{host}:{bound}", flush=True)
@@ -100,9 +112,22 @@ def _read_state(state: Path) -> dict[str, Any] | None:
 @click.option("--port", default=8090, show_default=True, help="API port (0 picks a free one).")
 @click.option("--ingress-port", default=8080, show_default=True, help="Router port (0 picks a free one).")
 @click.option("--detach", is_flag=True, help="Return once both processes answer; stop them with `down`.")
+@click.option(
+    "--scheduler-strategy",
+    type=click.Choice([s.value for s in ScoringStrategy]),
+    default="LeastAllocated",
+    show_default=True,
+    help="How replicas are spread over pools: LeastAllocated spreads, MostAllocated bin-packs (for GPUs).",
+)
 @click.option("--seed", type=int, default=None, hidden=True)
 def up(
-    state_dir: Path | None, host: str, port: int, ingress_port: int, detach: bool, seed: int | None
+    state_dir: Path | None,
+    host: str,
+    port: int,
+    ingress_port: int,
+    detach: bool,
+    scheduler_strategy: str,
+    seed: int | None,
 ) -> None:
     """Start the control plane (API on --port) and the router (inference on --ingress-port)."""
     state = state_dir_of(state_dir)
@@ -119,6 +144,7 @@ def up(
     cp_offset = cp_log.stat().st_size if cp_log.exists() else 0
     router_offset = router_log.stat().st_size if router_log.exists() else 0
     cp_args = [*python, "controlplane", "--state-dir", str(state), "--host", host, "--port", str(port)]
+    cp_args += ["--scheduler-strategy", scheduler_strategy]
     if seed is not None:
         cp_args += ["--seed", str(seed)]
     cp = _spawn(cp_args, cp_log)

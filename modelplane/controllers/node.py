@@ -29,6 +29,7 @@ from modelplane.store import EventType, NotFound, Store, StoredObject
 log = logging.getLogger("modelplane.node")
 
 Key = tuple[str, str]
+USAGE_PERIOD_S = 2.0
 
 
 def free_port() -> int:
@@ -43,6 +44,7 @@ class NodeAgent:
         self.state_dir = state_dir
         self.cgroups = cgroups if cgroups is not None else detect_cgroups()
         self.supervisors: dict[Key, ReplicaSupervisor] = {}
+        self._usage_seen: dict[Key, tuple[float, float | None, dict[str, object] | None]] = {}
         self.stopping: dict[Key, asyncio.Task[None]] = {}
         (state_dir / "logs").mkdir(parents=True, exist_ok=True)
         (state_dir / "replicas").mkdir(parents=True, exist_ok=True)
@@ -102,9 +104,30 @@ class NodeAgent:
             supervisor = self._supervisor(replica)
         status = await supervisor.tick(now)
         data = dump(status)
+        data["usage"] = self._usage((replica.namespace, replica.name), supervisor, now=now)
         if data != obj.status:
             self.store.update_status("Replica", replica.namespace, replica.name, data, now=now)
             self._events(replica, before=obj.status, after=data, now=now)
+
+    def _usage(self, key: Key, supervisor: ReplicaSupervisor, *, now: float) -> dict[str, object] | None:
+        """CPU (millicores, averaged since the last reading) and memory, re-measured every 2 s so
+        that usage alone does not rewrite the status on every tick."""
+        seen = self._usage_seen.get(key)
+        if seen is not None and now - seen[0] < USAGE_PERIOD_S:
+            return seen[2]
+        usage = supervisor.usage()
+        if usage.memory_bytes is None and usage.cpu_seconds is None:
+            return None
+        cpu_millis = None
+        if seen is not None and seen[1] is not None and usage.cpu_seconds is not None:
+            cpu_millis = max(int((usage.cpu_seconds - seen[1]) * 1000 / (now - seen[0])), 0)
+        measured: dict[str, object] = {
+            "cpuMillis": cpu_millis,
+            "memoryBytes": usage.memory_bytes,
+            "measuredAt": now,
+        }
+        self._usage_seen[key] = (now, usage.cpu_seconds, measured)
+        return measured
 
     def _supervisor(self, replica: Replica) -> ReplicaSupervisor:
         key = (replica.namespace, replica.name)

@@ -20,6 +20,7 @@ from modelplane.scheduler import (
     Demand,
     Machine,
     Placement,
+    ScoringStrategy,
     allocations_of,
     build_pools,
     detect_machine,
@@ -38,11 +39,13 @@ class Scheduling:
         store: Store,
         *,
         rng: random.Random,
+        strategy: ScoringStrategy = ScoringStrategy.LEAST_ALLOCATED,
         machine: Machine | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.rng = rng
+        self.strategy = strategy
         self.machine = machine or detect_machine(env=env if env is not None else dict(os.environ))
         self._warned: set[str] = set()
 
@@ -66,7 +69,7 @@ class Scheduling:
                 node_selector=template.get("nodeSelector") or {},
                 tolerations=[Toleration.model_validate(t) for t in template.get("tolerations") or []],
             )
-            decision = schedule(demand, built.pools, allocations, rng=self.rng)
+            decision = schedule(demand, built.pools, allocations, strategy=self.strategy, rng=self.rng)
             ref = {"kind": "Replica", "namespace": replica.namespace, "name": replica.name}
             if isinstance(decision, Placement):
                 spec = replica.spec.model_copy(

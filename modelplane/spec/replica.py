@@ -85,6 +85,14 @@ class Waiting(SpecModel):
     message: str = ""
 
 
+class ReplicaUsage(SpecModel):
+    """What the replica used, measured by the runtime from its cgroup (for `modelplane top`)."""
+
+    cpu_millis: int | None = None
+    memory_bytes: int | None = None
+    measured_at: float | None = None
+
+
 class ReplicaStatus(SpecModel):
     phase: ReplicaPhase = ReplicaPhase.PENDING
     ready: bool = False
@@ -98,6 +106,7 @@ class ReplicaStatus(SpecModel):
     waiting: Waiting | None = None
     message: str = ""
     limits_enforced: bool | None = None
+    usage: ReplicaUsage | None = None
 
 
 class Replica(SpecModel):

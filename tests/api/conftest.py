@@ -78,22 +78,29 @@ class ControlPlane:
         return int(json.loads((self.state / "up.json").read_text())["controlplane"]["pid"])
 
 
-@pytest.fixture
-def control_plane(tmp_path: Path) -> Iterator[ControlPlane]:
+@contextlib.contextmanager
+def running_control_plane(tmp_path: Path, env: dict[str, str]) -> Iterator[ControlPlane]:
     state = tmp_path / "state"
-    env = {"MODELPLANE_GPUS": "[]"}
     done = run_cli("up", "--detach", "--state-dir", str(state), "--port", "0", "--ingress-port", "0", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     urls = json.loads((state / "up.json").read_text())
     plane = ControlPlane(state=state, api=urls["api"], ingress=urls["ingress"], env=env)
-    yield plane
-    down = run_cli("down", "--state-dir", str(state), timeout=180)
-    leftovers = [r["status"].get("pid") for r in _safe_replicas(plane)]
-    for pid in leftovers:
-        if pid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-    assert down.returncode == 0, down.stdout + down.stderr
+    try:
+        yield plane
+    finally:
+        down = run_cli("down", "--state-dir", str(state), timeout=180)
+        for pid in [r["status"].get("pid") for r in _safe_replicas(plane)]:
+            if pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+        assert down.returncode == 0, down.stdout + down.stderr
+
+
+@pytest.fixture
+def control_plane(tmp_path: Path) -> Iterator[ControlPlane]:
+    """A control plane on a machine with no GPU (the inventory is injected empty)."""
+    with running_control_plane(tmp_path, {"MODELPLANE_GPUS": "[]"}) as plane:
+        yield plane
 
 
 def _safe_replicas(plane: ControlPlane) -> list[dict[str, Any]]:
