@@ -291,7 +291,7 @@ def summarise(results: list[Result], args: argparse.Namespace) -> str:
         key = (workload, path, count, connections)
         return next((r for r in results if (r.workload, r.path, r.replicas, r.connections) == key), None)
 
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[:1]
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[:2]
     lines = [
         SECTION,
         "",
@@ -303,7 +303,7 @@ def summarise(results: list[Result], args: argparse.Namespace) -> str:
         "W2 = the simulated accelerator `accel` (20 ms per call, batch <= 32). "
         "The router follows a JSON endpoints file.",
         "",
-        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {(wrk_version or ['wrk'])[0]}",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {' '.join(wrk_version) or 'wrk'}",
         "",
         "| workload | path | replicas | connections | req/s | p50 ms | p99 ms | errors |",
         "|---|---|---:|---:|---:|---:|---:|---:|",

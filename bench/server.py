@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sections import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HARNESS = ROOT.parent / "shared" / "peers"
 SCRATCH = Path(os.environ.get("MODELPLANE_BENCH_SCRATCH", "/tmp/modelplane-bench"))
@@ -187,18 +189,6 @@ def _our_versions() -> dict[str, str]:
     return out
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace this script's section of RESULTS.md (other benchmarks keep theirs)."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = old.find(SECTION)
-    if start == -1:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + (old[end + 1 :] if end != -1 else "")
-    path.write_text(new.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -217,7 +207,7 @@ def main() -> None:
         (ROOT / "bench" / "results").mkdir(exist_ok=True)
         (ROOT / "bench" / "results" / "server.json").write_text(json.dumps(doc, indent=1))
     text = summarise(doc, args=args)
-    write_section(args.out, text)
+    write_section(args.out, SECTION, text)
     print(text)
 
 
