@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sections import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "examples" / "nlp.yaml"
 IRIS_BODY = {
@@ -350,17 +352,6 @@ def summarise(results: list[Result], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the `## Router` section of `path` (up to the next `## ` heading), or append it."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -385,7 +376,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="modelplane-bench-router-") as scratch:
         results = run(args, Path(scratch))
     section = summarise(results, args)
-    write_section(args.out, section)
+    write_section(args.out, SECTION, section)
     print()
     print(section)
 
