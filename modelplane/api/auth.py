@@ -44,6 +44,20 @@ def read_token(state_dir: Path) -> str | None:
     return path.read_text().strip() or None if path.exists() else None
 
 
+_LOCAL_HOSTS = frozenset({b"127.0.0.1", b"localhost", b"[::1]", b"::1"})
+
+
+def check_local(headers: dict[bytes, bytes]) -> None:
+    """On loopback, refuse what a web page could send: any request with an Origin (browsers add it to
+    cross-site and fetch requests), and a Host that is not a loopback name (DNS rebinding)."""
+    if b"origin" in headers:
+        raise Forbidden("requests from web pages are refused; use the modelplane CLI or an HTTP client.")
+    host = headers.get(b"host", b"127.0.0.1")
+    host = host[: host.index(b"]") + 1] if host.startswith(b"[") and b"]" in host else host.split(b":")[0]
+    if host not in _LOCAL_HOSTS:
+        raise Forbidden(f"Host {host.decode(errors='replace')!r} is not this machine's loopback; refused.")
+
+
 def check(authorization: bytes | None, token: str) -> None:
     """Raise 401 without a bearer token, 403 with a wrong one."""
     if not authorization or not authorization.lower().startswith(b"bearer "):

@@ -95,7 +95,10 @@ async def run(settings: Settings, *, on_listening: Callable[[int], None]) -> int
     async def reconcile_deployments() -> None:
         now = time.time()
         for deployment in store.list("ModelDeployment"):
-            deployments.reconcile(store, deployment, now=now, rng=rng)
+            try:  # one broken deployment never stops the others from being reconciled
+                deployments.reconcile(store, deployment, now=now, rng=rng)
+            except Exception:
+                log.exception("deployment %s/%s: reconcile failed", deployment.namespace, deployment.name)
 
     async def schedule() -> None:
         scheduling.run_once(now=time.time())
@@ -120,6 +123,7 @@ async def run(settings: Settings, *, on_listening: Callable[[int], None]) -> int
     if down_requested.is_set():
         log.info("down: draining every replica")
         await node.stop_all(now=time.time())
+    await node.close()
     http.drain()
     await http.wait_closed(5.0)
     store.close()

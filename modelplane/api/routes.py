@@ -20,8 +20,10 @@ import orjson
 from modelplane.api import auth
 from modelplane.api.endpoints import endpoints_table
 from modelplane.api.errors import ApiError, BadRequest, Conflict, Gone, Invalid, NotFound
+from modelplane.controllers.node import log_path
 from modelplane.net.errors import HttpError, MethodNotAllowed
 from modelplane.net.http import Deferred, Request, Response
+from modelplane.runtime import read_log
 from modelplane.server.deployments import resolve_uri
 from modelplane.spec import KINDS, ModelDeployment, load_text
 from modelplane.store import Store, parse_selector
@@ -36,6 +38,7 @@ PLURALS = {
 }
 CLUSTER_SCOPED = frozenset({"Namespace", "NodePool"})
 MAX_POLL_S = 25.0
+WATCH_LIMIT = 1000
 
 
 def render_error(error: HttpError) -> Response:
@@ -101,6 +104,8 @@ class Api:
     def __call__(self, request: Request) -> Response | Deferred:
         if self.token is not None:
             auth.check(request.headers.get(b"authorization"), self.token)
+        else:
+            auth.check_local(request.headers)
         try:
             return self._route(request)
         except store_errors.NotFound as error:
@@ -215,8 +220,12 @@ class Api:
             lines = [str(e) for e in result.errors]
             raise Invalid(f"{len(lines)} error(s) in the object; nothing was stored.", details=lines)
         typed = result.objects[0].obj
-        if typed.kind != kind or typed.metadata.name != name:
-            raise BadRequest(f"the body is {typed.kind}/{typed.metadata.name}, the path names {kind}/{name}.")
+        body_namespace = "" if kind in CLUSTER_SCOPED else typed.metadata.namespace
+        if typed.kind != kind or typed.metadata.name != name or body_namespace != namespace:
+            raise BadRequest(
+                f"the body is {typed.kind} {body_namespace}/{typed.metadata.name}, "
+                f"the path names {kind} {namespace}/{name}; they must agree."
+            )
         updated = self.store.update(
             kind,
             namespace,
@@ -280,33 +289,31 @@ class Api:
 
     def logs(self, namespace: str, replica: str, query: dict[str, str]) -> Response:
         self.store.get("Replica", namespace, replica)
-        path = self.state_dir / "logs" / f"{replica}.log"
+        path = log_path(self.state_dir, namespace, replica)
         if not path.exists():
             return _json({"text": "", "offset": 0})
-        data = path.read_bytes()
-        if "offset" in query:
-            offset = min(_int(query, "offset"), len(data))
-            return _json({"text": data[offset:].decode(errors="replace"), "offset": len(data)})
-        text = data.decode(errors="replace")
-        if "tail" in query:
-            lines = text.splitlines(keepends=True)
-            text = "".join(lines[-_int(query, "tail") :]) if _int(query, "tail") > 0 else ""
-        return _json({"text": text, "offset": len(data)})
+        offset = _int(query, "offset") if "offset" in query else None
+        tail = _int(query, "tail") if "tail" in query else None
+        chunk = read_log(path, tail_lines=tail, offset=offset)
+        return _json({"text": chunk.text, "offset": chunk.offset})
 
     def watch(self, query: dict[str, str]) -> Response | Deferred:
         since = _int(query, "since") if "since" in query else self.store.current_rv()
         kinds = [PLURALS.get(k, k) for k in query["kinds"].split(",")] if query.get("kinds") else None
 
         def answer() -> Response:
-            changes = self.store.changes_since(since, kinds=kinds)
+            # read up to `current` first: with a kinds filter, changes of other kinds move the rv too,
+            # and the client must not be sent back to a `since` it has already seen (a busy loop)
+            current = self.store.current_rv()
+            changes = self.store.changes_since(since, kinds=kinds, limit=WATCH_LIMIT)
             payload = [{"type": c.type, "object": c.object.to_json()} for c in changes]
-            rv = max([since, *(c.rv for c in changes)])
+            last = max([since, *(c.rv for c in changes)])
+            rv = last if len(changes) >= WATCH_LIMIT else max(current, last)
             return _json({"resourceVersion": rv, "changes": payload})
 
         if self.store.current_rv() > since:
             return answer()
-        timeout = min(float(query.get("timeout", MAX_POLL_S)), MAX_POLL_S)
-        return Deferred(self.hub.wait(timeout), lambda _: answer())
+        return Deferred(self.hub.wait(_timeout(query)), lambda _: answer())
 
     def endpoints(self, query: dict[str, str]) -> Response | Deferred:
         since = _int(query, "since") if "since" in query else -1
@@ -319,8 +326,17 @@ class Api:
 
         if self.store.current_rv() > since:
             return answer()
-        timeout = min(float(query.get("timeout", MAX_POLL_S)), MAX_POLL_S)
-        return Deferred(self.hub.wait(timeout), lambda _: answer())
+        return Deferred(self.hub.wait(_timeout(query)), lambda _: answer())
+
+
+def _timeout(query: dict[str, str]) -> float:
+    try:
+        value = float(query.get("timeout", MAX_POLL_S))
+    except ValueError as error:
+        raise BadRequest(
+            f"query parameter timeout must be a number of seconds; got {query['timeout']!r}."
+        ) from error
+    return min(max(value, 0.0), MAX_POLL_S)
 
 
 def _int(query: dict[str, str], key: str) -> int:

@@ -183,7 +183,8 @@ def reconcile(store: Store, deployment: StoredObject, *, now: float, rng: random
 def _new_replica(deployment: StoredObject, revision: str, rng: random.Random) -> Replica:
     suffix = "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
     spec = deployment.spec
-    name = f"{deployment.name}-{revision[:5]}-{suffix}"[:63]
+    # as Kubernetes' generateName: cut the base, never the random suffix
+    name = f"{deployment.name}-{revision[:5]}"[:57].rstrip("-") + f"-{suffix}"
     labels = {**deployment.labels, DEPLOYMENT_LABEL: deployment.name, REVISION_LABEL: revision}
     return Replica(
         name=name,

@@ -1,11 +1,13 @@
 """The node agent (the kubelet's loop): runs the scheduled replicas of this machine.
 
-Every 0.1 s it reads the Replica objects fresh from the store and, for each one placed on a pool:
-gives it a port and a serve file, ticks its `ReplicaSupervisor` (start, probes, restarts with
-CrashLoopBackOff), and writes the status back when it changed. A replica marked for deletion is
-drained: its endpoint is already `terminating` (the router stops sending), then SIGTERM, the grace
-period, SIGKILL, and the object is removed. On start, `adopt` finds the replicas whose process is
-still alive (pid + start time from the store) and keeps them without a restart.
+Every 0.1 s it reads the Replica objects fresh from the store. Each scheduled replica gets a port,
+a serve file and a `ReplicaSupervisor`, and a tick of its own (a task per replica, never two at
+once for one replica, so a slow probe of one replica never delays another); the status it returns
+is written back when it changed. A replica marked for deletion is drained — its endpoint is already
+`terminating`, so the router stops sending — then SIGTERM, the grace period, SIGKILL, and only once
+its process is gone is the object removed. On start, `adopt` keeps every replica whose process is
+still alive (pid + start time from the store); one that was being deleted is drained. Every task
+this agent starts is owned here and ended by `close()`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import random
+import signal
 import socket
 import sys
 import time
@@ -22,6 +27,7 @@ import yaml
 
 from modelplane.controllers.objects import dump, replica_of
 from modelplane.runtime import Cgroups, ReplicaSupervisor, detect_cgroups
+from modelplane.runtime.processes import alive
 from modelplane.spec import API_VERSION
 from modelplane.spec.replica import Replica, ReplicaPhase
 from modelplane.store import EventType, NotFound, Store, StoredObject
@@ -29,13 +35,29 @@ from modelplane.store import EventType, NotFound, Store, StoredObject
 log = logging.getLogger("modelplane.node")
 
 Key = tuple[str, str]
-USAGE_PERIOD_S = 2.0
+USAGE_PERIOD_S = 5.0
+# Replica ports come from below Linux's ephemeral range (32768-60999), so the router's own outgoing
+# connections never take a port a replica is about to bind.
+PORT_RANGE = (20000, 32000)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_port(taken: set[int], rng: random.Random) -> int:
+    for _ in range(200):
+        port = rng.randrange(*PORT_RANGE)
+        if port in taken:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {PORT_RANGE[0]}-{PORT_RANGE[1]} for a replica")
+
+
+def log_path(state_dir: Path, namespace: str, name: str) -> Path:
+    """Where a replica's stdout and stderr go (read by `modelplane logs`)."""
+    return state_dir / "logs" / f"{namespace}.{name}.log"
 
 
 class NodeAgent:
@@ -44,28 +66,40 @@ class NodeAgent:
         self.state_dir = state_dir
         self.cgroups = cgroups if cgroups is not None else detect_cgroups()
         self.supervisors: dict[Key, ReplicaSupervisor] = {}
-        self._usage_seen: dict[Key, tuple[float, float | None, dict[str, object] | None]] = {}
+        self.ticking: dict[Key, asyncio.Task[None]] = {}
         self.stopping: dict[Key, asyncio.Task[None]] = {}
+        self._usage_seen: dict[Key, tuple[float, float | None, dict[str, object] | None]] = {}
+        self._rng = random.Random()
         (state_dir / "logs").mkdir(parents=True, exist_ok=True)
         (state_dir / "replicas").mkdir(parents=True, exist_ok=True)
 
     async def adopt(self, *, now: float) -> None:
         """After a control-plane restart: keep every replica whose process still runs."""
         for stored in self.store.list("Replica"):
-            replica = replica_of(stored)
-            status = replica.status
-            if replica.spec.pool is None or status.pid is None:
-                continue
-            supervisor = self._supervisor(replica)
-            kept = supervisor.adopt(
-                status.pid, status.pid_start_time, status.started_at or now, status.restarts
-            )
-            log.info("replica %s: %s", replica.name, "adopted, still running" if kept else "gone; restarting")
+            try:
+                replica = replica_of(stored)
+                status = replica.status
+                if replica.spec.pool is None or status.pid is None:
+                    continue
+                key = (replica.namespace, replica.name)
+                if replica.deletion_timestamp is not None or status.phase is ReplicaPhase.TERMINATING:
+                    self.stopping[key] = asyncio.create_task(
+                        self._drain_orphan(key, status.pid, status.pid_start_time, replica.spec.grace_seconds)
+                    )
+                    continue
+                supervisor = self._supervisor(replica)
+                kept = supervisor.adopt(
+                    status.pid, status.pid_start_time, status.started_at or now, status.restarts
+                )
+                log.info(
+                    "replica %s: %s", replica.name, "adopted, still running" if kept else "gone; restarting"
+                )
+            except Exception:
+                log.exception("replica %s/%s: could not be adopted; it is reconciled afresh", *stored.key[1:])
 
     async def tick(self, *, now: float) -> None:
         stored = self.store.list("Replica")
         present = {(s.namespace, s.name) for s in stored}
-        ticking = []
         for obj in stored:
             replica = replica_of(obj)
             key = (replica.namespace, replica.name)
@@ -73,45 +107,61 @@ class NodeAgent:
                 continue
             if replica.deletion_timestamp is not None:
                 self._begin_stop(obj, replica, now=now)
-            elif replica.spec.pool is not None:
-                ticking.append(self._tick_one(obj, replica, now=now))
-        if ticking:
-            await asyncio.gather(*ticking)
+            elif replica.spec.pool is not None and (key not in self.ticking or self.ticking[key].done()):
+                self.ticking[key] = asyncio.create_task(self._tick_one(obj, replica))
         for key in [k for k in self.supervisors if k not in present and k not in self.stopping]:
-            supervisor = self.supervisors.pop(key)
-            self.stopping[key] = asyncio.create_task(self._stop(key, supervisor, remove=False))
+            self.stopping[key] = asyncio.create_task(self._stop(key, remove=False))
 
     async def stop_all(self, *, now: float) -> None:
         """`modelplane down`: drain every replica and forget them."""
         for obj in self.store.list("Replica"):
-            try:
+            with contextlib.suppress(NotFound):
                 self.store.mark_deleted("Replica", obj.namespace, obj.name, now=now)
-            except NotFound:
-                continue
         await self.tick(now=now)
-        if self.stopping:
+        while self.stopping:
             await asyncio.gather(*self.stopping.values(), return_exceptions=True)
+            await self.tick(now=time.time())
 
-    async def _tick_one(self, obj: StoredObject, replica: Replica, *, now: float) -> None:
-        supervisor = self.supervisors.get((replica.namespace, replica.name))
-        if supervisor is None:
-            if replica.spec.port == 0:
-                spec = replica.spec.model_copy(update={"port": free_port()})
-                obj = self.store.update(
-                    "Replica", replica.namespace, replica.name, spec=dump(spec), expected_rv=None, now=now
-                )
-                replica = replica_of(obj)
-            supervisor = self._supervisor(replica)
-        status = await supervisor.tick(now)
-        data = dump(status)
-        data["usage"] = self._usage((replica.namespace, replica.name), supervisor, now=now)
-        if data != obj.status:
-            self.store.update_status("Replica", replica.namespace, replica.name, data, now=now)
-            self._events(replica, before=obj.status, after=data, now=now)
+    async def close(self) -> None:
+        """End every task this agent started. Replicas keep running; drains in progress are resumed
+        by the next control plane (their records are kept)."""
+        tasks = [*self.ticking.values(), *self.stopping.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _tick_one(self, obj: StoredObject, replica: Replica) -> None:
+        key = (replica.namespace, replica.name)
+        try:
+            supervisor = self.supervisors.get(key)
+            if supervisor is None:
+                if replica.spec.port == 0:
+                    taken = {r.spec.get("port", 0) for r in self.store.list("Replica")}
+                    spec = replica.spec.model_copy(update={"port": free_port(taken, self._rng)})
+                    obj = self.store.update(
+                        "Replica",
+                        replica.namespace,
+                        replica.name,
+                        spec=dump(spec),
+                        expected_rv=None,
+                        now=time.time(),
+                    )
+                    replica = replica_of(obj)
+                supervisor = self._supervisor(replica)
+            status = await supervisor.tick(time.time())
+            data = dump(status)
+            data["usage"] = self._usage(key, supervisor, now=time.time())
+            if data != obj.status and key not in self.stopping:
+                self.store.update_status("Replica", replica.namespace, replica.name, data, now=time.time())
+                self._events(replica, before=obj.status, after=data, now=time.time())
+        except NotFound:
+            pass  # deleted meanwhile; the next tick drains it
+        except Exception:
+            log.exception("replica %s/%s: tick failed; retried at the next tick", *key)
 
     def _usage(self, key: Key, supervisor: ReplicaSupervisor, *, now: float) -> dict[str, object] | None:
-        """CPU (millicores, averaged since the last reading) and memory, re-measured every 2 s so
-        that usage alone does not rewrite the status on every tick."""
+        """CPU (millicores, averaged since the last reading) and memory, re-measured every few
+        seconds so that usage alone does not rewrite the status on every tick."""
         seen = self._usage_seen.get(key)
         if seen is not None and now - seen[0] < USAGE_PERIOD_S:
             return seen[2]
@@ -147,7 +197,7 @@ class NodeAgent:
         supervisor = ReplicaSupervisor(
             replica,
             command=command,
-            log_path=self.state_dir / "logs" / f"{replica.name}.log",
+            log_path=log_path(self.state_dir, replica.namespace, replica.name),
             cgroups=self.cgroups,
             cwd=self.state_dir,
         )
@@ -167,30 +217,69 @@ class NodeAgent:
 
     def _begin_stop(self, obj: StoredObject, replica: Replica, *, now: float) -> None:
         key = (replica.namespace, replica.name)
-        supervisor = self.supervisors.pop(key, None)
-        if supervisor is None:  # never started here: nothing to drain
-            self._forget(key)
+        supervisor = self.supervisors.get(key)
+        status = replica.status
+        if supervisor is None:
+            if status.pid is not None and alive(status.pid, status.pid_start_time):
+                self.stopping[key] = asyncio.create_task(
+                    self._drain_orphan(key, status.pid, status.pid_start_time, replica.spec.grace_seconds)
+                )
+            else:  # never started here, or already gone: nothing to drain
+                self._forget(key)
             return
         if obj.status.get("phase") != ReplicaPhase.TERMINATING:
-            status = supervisor.status.model_copy(update={"phase": ReplicaPhase.TERMINATING, "ready": False})
-            self.store.update_status("Replica", replica.namespace, replica.name, dump(status), now=now)
-        self.stopping[key] = asyncio.create_task(self._stop(key, supervisor, remove=True))
+            terminating = supervisor.status.model_copy(
+                update={"phase": ReplicaPhase.TERMINATING, "ready": False}
+            )
+            self.store.update_status("Replica", replica.namespace, replica.name, dump(terminating), now=now)
+        self.stopping[key] = asyncio.create_task(self._stop(key, remove=True))
 
-    async def _stop(self, key: Key, supervisor: ReplicaSupervisor, *, remove: bool) -> None:
+    async def _stop(self, key: Key, *, remove: bool) -> None:
+        """Drain one replica; forget its record only once its process is gone."""
         try:
-            await supervisor.stop(time.time())
-        except Exception:
-            log.exception("replica %s/%s: stopping failed", *key)
-        finally:
-            self.stopping.pop(key, None)
+            ticking = self.ticking.pop(key, None)
+            if ticking is not None:  # never tick and stop one replica at once
+                with contextlib.suppress(Exception):
+                    await ticking
+            supervisor = self.supervisors[key]
+            status = await supervisor.stop(time.time())
+            if status.phase is not ReplicaPhase.TERMINATED or status.message.endswith("left behind"):
+                log.error("replica %s/%s: could not be stopped (%s); retrying", *key, status.message)
+                return
+            self.supervisors.pop(key, None)
             if remove:
                 self._forget(key)
+        except asyncio.CancelledError:
+            raise  # the control plane is stopping: the record stays, the next start resumes the drain
+        except Exception:
+            log.exception("replica %s/%s: stopping failed; retrying", *key)
+        finally:
+            self.stopping.pop(key, None)
+
+    async def _drain_orphan(self, key: Key, pid: int, start_time: int | None, grace: int) -> None:
+        """Drain a process this control plane did not start (found alive while being deleted)."""
+        try:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + max(grace, 2)
+            while alive(pid, start_time) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            if alive(pid, start_time):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            while alive(pid, start_time) and time.monotonic() < deadline + 5:
+                await asyncio.sleep(0.1)
+            if not alive(pid, start_time):
+                self._forget(key)
+        finally:
+            self.stopping.pop(key, None)
 
     def _forget(self, key: Key) -> None:
         namespace, name = key
         with contextlib.suppress(NotFound):
             self.store.remove("Replica", namespace, name)
         (self.state_dir / "replicas" / f"{namespace}.{name}.yaml").unlink(missing_ok=True)
+        self._usage_seen.pop(key, None)
 
     def _events(
         self, replica: Replica, *, before: dict[str, object], after: dict[str, object], now: float
@@ -201,25 +290,18 @@ class NodeAgent:
                 **ref, type="Normal", reason="Started", message=f"Started process {after['pid']}", now=now
             )
         if after.get("ready") != before.get("ready") and before:
-            message = (
-                "Readiness probe succeeded"
-                if after.get("ready")
-                else "Readiness probe failed or process exited"
-            )
-            kind: EventType = "Normal" if after.get("ready") else "Warning"
+            ready = bool(after.get("ready"))
+            kind: EventType = "Normal" if ready else "Warning"
+            message = "Readiness probe succeeded" if ready else "Readiness probe failed or process exited"
             self.store.record_event(
-                **ref,
-                type=kind,
-                reason="Ready" if after.get("ready") else "Unhealthy",
-                message=message,
-                now=now,
+                **ref, type=kind, reason="Ready" if ready else "Unhealthy", message=message, now=now
             )
         last = after.get("lastExit")
         if last and last != before.get("lastExit") and isinstance(last, dict):
             self.store.record_event(
                 **ref,
-                type="Warning",
-                reason="BackOff" if last.get("reason") != "Completed" else "Completed",
+                type="Warning" if last.get("reason") != "Completed" else "Normal",
+                reason="Exited",
                 message=f"Process exited: {last.get('reason')} (exit code {last.get('code')})",
                 now=now,
             )

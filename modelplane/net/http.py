@@ -125,21 +125,34 @@ class HttpServer:
 
 
 class Connection(asyncio.Protocol):
-    """One client connection: parse, hand each request to the handler, write answers in order."""
+    """One client connection: parse, hand each request to the handler, write answers in order.
+
+    Backpressure: while an answer is pending, reading pauses once the next request is queued, and
+    nothing is handled while the transport's write buffer is full (pause_writing), so a pipelining
+    or non-reading client cannot grow the server's memory.
+    """
 
     __slots__ = (
         "_body",
         "_content_length",
+        "_eof",
+        "_eof_sent",
         "_head_bytes",
         "_headers",
+        "_in_head",
         "_keep_alive",
+        "_method",
         "_parser",
         "_pending",
         "_queue",
+        "_raw_head",
+        "_reading_paused",
+        "_refusal",
         "_refused",
         "_server",
         "_transport",
         "_url",
+        "_writing_paused",
     )
 
     def __init__(self, server: HttpServer) -> None:
@@ -151,8 +164,16 @@ class Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._content_length = 0
         self._head_bytes = 0
+        self._raw_head = 0
+        self._in_head = False
         self._refused = False
+        self._refusal: Response | None = None
         self._keep_alive = True
+        self._eof = False
+        self._eof_sent = False
+        self._method = "GET"
+        self._reading_paused = False
+        self._writing_paused = False
         self._queue: deque[tuple[Request, bool]] = deque()
         self._pending: Deferred | None = None
 
@@ -166,7 +187,24 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
         self._queue.clear()
+        if self._pending is not None:  # nobody waits for it any more: let its producer know
+            self._pending.future.cancel()
         self._server.track(self, False)
+
+    def eof_received(self) -> bool | None:
+        """The client half-closed: answer what it already sent, then close."""
+        self._eof = True
+        if self._pending is not None or self._queue:
+            return True
+        return None
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._run_queue()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -174,11 +212,20 @@ class Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._reply_and_close(Response(501, b'{"error": "protocol upgrades are not supported"}'))
+            if not self._refused:
+                self._reply_and_close(
+                    Response(501, b'{"error": "protocol upgrades (e.g. h2c) are not supported"}')
+                )
+            return
         except httptools.HttpParserError as error:
             if not self._refused:
                 message = f"malformed HTTP request: {error}".encode()
                 self._reply_and_close(Response(400, b'{"error": %s}' % _quote(message)))
+            return
+        if self._in_head:  # httptools holds an unfinished header until it ends: bound what it holds
+            self._raw_head += len(data)
+            if self._raw_head > 2 * MAX_HEAD_BYTES:
+                self._count_head(self._raw_head)
 
     # httptools callbacks
     def on_message_begin(self) -> None:
@@ -187,6 +234,8 @@ class Connection(asyncio.Protocol):
         self._body = []
         self._content_length = 0
         self._head_bytes = 0
+        self._raw_head = 0
+        self._in_head = True
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -203,13 +252,15 @@ class Connection(asyncio.Protocol):
             self._reply_and_close(self._server.render_error(error))
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         if self._refused:
             return
         length = self._headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self._server.max_body:
             self._refuse_too_large()
             return
-        if self._headers.get(b"expect", b"").lower() == b"100-continue" and self._transport is not None:
+        expect = self._headers.get(b"expect", b"").lower() == b"100-continue"
+        if expect and self._transport is not None and self._pending is None and not self._queue:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
@@ -222,8 +273,8 @@ class Connection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        if self._refused:
-            return
+        if self._refused or self._parser.should_upgrade():
+            return  # an upgrade ends in HttpParserUpgrade, answered once in data_received
         url = httptools.parse_url(self._url)
         request = Request(
             method=self._parser.get_method().decode(),
@@ -234,14 +285,24 @@ class Connection(asyncio.Protocol):
             headers=self._headers,
         )
         self._queue.append((request, self._parser.should_keep_alive()))
-        if self._pending is None:
+        if self._pending is None and not self._writing_paused:
             self._run_queue()
+        else:
+            self._pause_reading()
 
     # answering
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self._transport is not None:
+            self._reading_paused = True
+            self._transport.pause_reading()
+
     def _run_queue(self) -> None:
-        while self._queue and self._pending is None and self._transport is not None:
+        while (
+            self._queue and self._pending is None and self._transport is not None and not self._writing_paused
+        ):
             request, keep_alive = self._queue.popleft()
             self._keep_alive = keep_alive
+            self._method = request.method
             try:
                 result = self._server.handler(request)
             except HttpError as error:
@@ -254,26 +315,45 @@ class Connection(asyncio.Protocol):
                 result.future.add_done_callback(self._on_deferred)
             else:
                 self._write(result)
+        if (
+            not self._queue
+            and self._reading_paused
+            and self._transport is not None
+            and not self._writing_paused
+        ):
+            self._reading_paused = False
+            self._transport.resume_reading()
 
     def _on_deferred(self, future: asyncio.Future[Any]) -> None:
         pending, self._pending = self._pending, None
-        assert pending is not None
+        if pending is None:
+            return
         try:
             response = pending.finish(future)
         except HttpError as error:
             response = self._server.render_error(error)
+        except asyncio.CancelledError:
+            return  # the client went away
         except Exception as error:
             log.exception("response failed")
             response = self._server.render_error(HttpError(f"{type(error).__name__}: {error}"))
         self._write(response)
+        if self._refusal is not None:
+            refusal, self._refusal = self._refusal, None
+            self._send_refusal(refusal)
+            return
         self._run_queue()
 
     def _write(self, response: Response) -> None:
         transport = self._transport
-        if transport is None:
+        if transport is None or self._eof_sent:
             return
-        closing = not self._keep_alive or (self._server.draining and not self._queue)
-        transport.write(_encode(response, closing=closing))
+        closing = (
+            not self._keep_alive
+            or (self._server.draining and not self._queue)
+            or (self._eof and not self._queue and self._refusal is None)
+        )
+        transport.write(_encode(response, closing=closing, head=self._method == "HEAD"))
         if closing:
             transport.close()
 
@@ -285,17 +365,28 @@ class Connection(asyncio.Protocol):
         self._reply_and_close(self._server.render_error(error))
 
     def _reply_and_close(self, response: Response) -> None:
-        """Answer, then half-close and discard what the client still sends: closing a socket with
-        unread data makes the kernel send RST, and the client could lose the answer."""
+        """Refuse what the client is sending: after the answer still pending (if any), answer,
+        then half-close and discard what the client still sends — closing a socket with unread
+        data makes the kernel send RST, and the client could lose the answer."""
         self._refused = True
         self._queue.clear()
-        transport = self._transport
-        if transport is None:
+        if self._pending is not None:
+            self._refusal = response
+            self._pause_reading()
             return
-        if self._pending is None:
-            transport.write(_encode(response, closing=True))
+        self._send_refusal(response)
+
+    def _send_refusal(self, response: Response) -> None:
+        transport = self._transport
+        if transport is None or self._eof_sent:
+            return
+        transport.write(_encode(response, closing=True))
         if transport.can_write_eof():
             transport.write_eof()
+            self._eof_sent = True
+            if self._reading_paused:  # read (and drop) the rest, so the close is clean
+                self._reading_paused = False
+                transport.resume_reading()
             asyncio.get_running_loop().call_later(_LINGER_S, transport.close)
         else:
             transport.close()
@@ -309,18 +400,19 @@ class Connection(asyncio.Protocol):
             self._transport.abort()
 
 
-def _encode(response: Response, *, closing: bool) -> bytes:
-    head = [
+def _encode(response: Response, *, closing: bool, head: bool = False) -> bytes:
+    lines = [
         b"HTTP/1.1 %d %s\r\n" % (response.status, _REASONS.get(response.status, b"Unknown")),
         b"content-type: %s\r\ncontent-length: %d\r\n" % (response.content_type, len(response.body)),
     ]
     for name, value in response.headers:
-        head.append(b"%s: %s\r\n" % (name, value))
+        lines.append(b"%s: %s\r\n" % (name, value))
     if closing:
-        head.append(b"connection: close\r\n")
-    head.append(b"\r\n")
-    head.append(response.body)
-    return b"".join(head)
+        lines.append(b"connection: close\r\n")
+    lines.append(b"\r\n")
+    if not head:  # a HEAD answer has the length of the body it would carry, not the body
+        lines.append(response.body)
+    return b"".join(lines)
 
 
 def _quote(text: bytes) -> bytes:

@@ -142,6 +142,10 @@ class ReplicaSupervisor:
         self._observe_exit(now)
         if self._process is None:
             self._start_unless_backing_off(now)
+            if self._process is not None:
+                # Return the new pid before the first probe awaits: the owner stores it at once, so
+                # a control plane killed right now still finds (and adopts) this process.
+                return self._status
         if self._process is not None:
             await self._run_due_probes(now)
             self._escalate_kill(now)

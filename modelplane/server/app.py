@@ -20,12 +20,14 @@ import asyncio
 import gc
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import orjson
 
 from modelplane import __version__
@@ -49,6 +51,7 @@ log = logging.getLogger("modelplane.server")
 
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
+CLIENT_CLOSED = 499  # nginx's status for a request whose client went away before the answer
 
 
 class ModelState(StrEnum):
@@ -155,7 +158,7 @@ class ModelServer:
         config = served.config
         started = time.perf_counter()
         try:
-            model = await asyncio.to_thread(load_model, config.load)
+            model = await _in_daemon_thread(load_model, config.load)
         except ModelLoadError as error:
             served.state, served.error = ModelState.FAILED, str(error)
             raise
@@ -315,11 +318,17 @@ class ModelServer:
 
         def finish(done: asyncio.Future[Outputs]) -> Response:
             served.metrics.inflight.dec()
+            if done.cancelled():
+                self._observe(served, started, CLIENT_CLOSED)
+                raise asyncio.CancelledError
             try:
                 response = respond(done.result())
             except ServerError as error:
                 self._observe(served, started, error.status)
                 return render_error(error)
+            except Exception as error:  # an answer that cannot be encoded is still counted
+                self._observe(served, started, 500)
+                raise ServerError(f"could not encode the answer: {type(error).__name__}: {error}") from error
             self._observe(served, started, 200)
             return response
 
@@ -421,12 +430,42 @@ class ModelServer:
         served.metrics.latency.observe(time.perf_counter() - started)
 
 
+def _in_daemon_thread(
+    function: Callable[[LoadRequest], Model], request: LoadRequest
+) -> asyncio.Future[Model]:
+    """Run a model load in a daemon thread: unlike asyncio.to_thread, a SIGTERM during a long load
+    does not wait for it to finish (the process exits within its grace period)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Model] = loop.create_future()
+
+    def run() -> None:
+        try:
+            result = function(request)
+        except BaseException as error:
+            loop.call_soon_threadsafe(_settle, future, None, error)
+        else:
+            loop.call_soon_threadsafe(_settle, future, result, None)
+
+    threading.Thread(target=run, name=f"load-{request.name}", daemon=True).start()
+    return future
+
+
+def _settle(future: asyncio.Future[Model], result: Model | None, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert result is not None
+        future.set_result(result)
+
+
 def _nested(array: Array) -> Any:
     if array.dtype.kind in "OSU":
         return tensors.wire_data(array) if array.ndim == 1 else [_nested(row) for row in array]
     if array.dtype.kind == "f" and array.dtype.itemsize == 2:
         return array.astype("float32")
-    return array
+    return np.ascontiguousarray(array)  # orjson serialises only C-contiguous arrays
 
 
 def _parse_body(request: Request) -> dict[str, Any]:

@@ -39,7 +39,7 @@ class _Pending:
     key: tuple[object, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.key = tuple(sorted((n, a.dtype.str, a.shape[1:]) for n, a in self.inputs.items()))
+        self.key = tuple(sorted((n, a.dtype.str, a.ndim, a.shape[1:]) for n, a in self.inputs.items()))
 
 
 def rows_of(inputs: Mapping[str, Array]) -> int:
@@ -123,6 +123,10 @@ class Batcher:
         self._schedule()
 
     def _take(self) -> list[_Pending]:
+        while self._queue and self._queue[0].future.done():  # the client went away: skip it
+            self._queue.popleft()
+        if not self._queue:
+            return []
         first = self._queue.popleft()
         batch, rows = [first], first.rows
         if not self._merge:
@@ -133,6 +137,8 @@ class Batcher:
             if rows + pending.rows > self._max_rows:
                 break
             self._queue.popleft()
+            if pending.future.done():
+                continue
             if pending.key == first.key:
                 batch.append(pending)
                 rows += pending.rows
@@ -146,14 +152,25 @@ class Batcher:
             self._timer.cancel()
             self._timer = None
         batch = self._take()
+        if not batch:  # every request taken was abandoned by its client
+            self._schedule()
+            return
         now = time.perf_counter()
         if self._on_dequeue is not None:
             for pending in batch:
                 self._on_dequeue(now - pending.enqueued)
-        if len(batch) == 1:
-            inputs = batch[0].inputs
-        else:
-            inputs = {n: np.concatenate([p.inputs[n] for p in batch]) for n in batch[0].inputs}
+        try:
+            if len(batch) == 1:
+                inputs = batch[0].inputs
+            else:
+                inputs = {n: np.concatenate([p.inputs[n] for p in batch]) for n in batch[0].inputs}
+        except Exception as error:  # never leave a request of this batch unanswered
+            failure = InferenceError(f"could not assemble the batch: {_message(error)}")
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(failure)
+            self._schedule()
+            return
         wanted = frozenset().union(*(p.outputs for p in batch))
         self._busy = True
         started = time.perf_counter()

@@ -173,7 +173,7 @@ def conform(array: Array, spec: TensorSpec, *, where: str) -> Array:
             f"{where}: the model takes shape {list(spec.shape)} (-1 is any size); got {list(array.shape)}."
         )
     if got is not spec.datatype and spec.datatype is not Datatype.BYTES:
-        return array.astype(NUMPY_DTYPES[spec.datatype])
+        return _cast(array, datatype=spec.datatype, where=f"{where} ({got} sent to a {spec.datatype} input)")
     return array
 
 

@@ -73,6 +73,21 @@ class ControlPlane:
 
         wait_for(ready, timeout=timeout, what=f"{count} ready replica(s) of {name}", interval=0.1)
 
+        def routed() -> bool:  # the router learns of readiness within a second, not at once
+            try:
+                with urllib.request.urlopen(self.ingress + "/router/endpoints", timeout=10) as response:
+                    table = json.loads(response.read())
+            except (urllib.error.URLError, OSError):
+                return False
+            return any(
+                d["name"] == name and sum(e["ready"] for e in d["endpoints"]) == count
+                for d in table["deployments"]
+            )
+
+        wait_for(
+            routed, timeout=10, what=f"the router to route to {count} replica(s) of {name}", interval=0.05
+        )
+
     @property
     def controlplane_pid(self) -> int:
         return int(json.loads((self.state / "up.json").read_text())["controlplane"]["pid"])

@@ -260,6 +260,37 @@ def test_bad_input_gets_clear_errors(control_plane: ControlPlane, tmp_path: Path
     assert status == 409 and body["reason"] == "Conflict", body
     assert "resourceVersion" in body["error"]
     assert control_plane.request("GET", "/api/v1/nothings")[0] == 404
+    # a watch filtered by kind moves on past changes of other kinds (no busy loop)
+    status, body = control_plane.request("GET", "/api/v1/watch?since=0&kinds=nodepools&timeout=1")
+    assert (
+        status == 200
+        and body["changes"] == []
+        and body["resourceVersion"] >= current["metadata"]["resourceVersion"]
+    )
+    assert control_plane.request("GET", "/api/v1/watch?timeout=soon")[0] == 400
+
+
+def test_web_pages_and_foreign_hosts_are_refused_on_loopback(control_plane: ControlPlane) -> None:
+    import urllib.error
+    import urllib.request
+
+    for headers in ({"Origin": "http://evil.example"}, {"Host": "evil.example:8090"}):
+        request = urllib.request.Request(
+            control_plane.api + "/api/v1/apply", data=b"kind: Namespace", method="POST", headers=headers
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403
+
+
+def test_long_deployment_names_give_distinct_valid_replica_names(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    name = "a" * 60
+    control_plane.apply(ACCEL.format(replicas=2).replace("{name: accel}", "{name: " + name + "}"), tmp_path)
+    wait_for(lambda: len(control_plane.replicas(name)) == 2, timeout=30, what="two replicas")
+    names = [r["metadata"]["name"] for r in control_plane.replicas(name)]
+    assert len(set(names)) == 2 and all(len(n) <= 63 and not n.endswith("-") for n in names)
 
 
 def test_off_loopback_every_request_needs_the_token(tmp_path: Path) -> None:

@@ -168,7 +168,9 @@ def test_liveness_failure_kills_and_restarts_the_process(tmp_path: Path) -> None
     )
 
     async def scenario() -> None:
-        status = await supervisor.tick(clock())
+        status = await supervisor.tick(clock())  # starts the process and returns its pid at once
+        assert status.pid is not None and not status.ready
+        status = await supervisor.tick(clock())  # the first probes
         assert status.ready and status.phase is ReplicaPhase.RUNNING
         first_pid = status.pid
         clock.offset += 1

@@ -311,6 +311,52 @@ def test_oversized_headers_get_431_and_server_stays_up(server: ServerProcess) ->
     assert server.request("GET", "/v2/health/ready")[0] == 200
 
 
+def test_head_answers_carry_no_body_and_keep_alive_goes_on(server: ServerProcess) -> None:
+    conn = server.connection()
+    conn.request("HEAD", "/v2/health/live")
+    head = conn.getresponse()
+    assert head.read() == b"" and int(head.getheader("content-length")) > 0
+    conn.request("GET", "/v2/health/live")
+    assert json.loads(conn.getresponse().read()) == {"live": True}
+    conn.close()
+
+
+def test_a_client_that_half_closes_still_gets_its_answer(server: ServerProcess) -> None:
+    body = json.dumps({"inputs": [{"name": "input0", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]})
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v2/models/accel/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(body), body.encode())
+        )
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and b'"data":[3.0]' in answer
+
+
+def test_a_refusal_behind_a_pending_answer_keeps_both_in_order(server: ServerProcess) -> None:
+    body = json.dumps({"inputs": [{"name": "input0", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]})
+    slow = (
+        b"POST /v2/models/accel/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(body), body.encode())
+    )
+    too_big = b"POST /v2/models/echo/infer HTTP/1.1\r\nhost: x\r\ncontent-length: 5000000\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(slow + too_big)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    first, second = answer.split(b"HTTP/1.1 ")[1:3]
+    assert first.startswith(b"200") and second.startswith(b"413")
+
+
+def test_numbers_that_do_not_fit_the_models_type_are_refused(server: ServerProcess) -> None:
+    request = {"inputs": [{"name": "x", "datatype": "BOOL", "shape": [1, 2], "data": [True, False]}]}
+    status, body = server.request("POST", "/v2/models/echo/infer", request)
+    assert status == 400 and "BOOL sent to a FP64 input" in body["error"]
+
+
 def test_metrics_count_requests_by_model_version_and_status(server: ServerProcess) -> None:
     server.request("POST", "/v2/models/echo/infer", echo_request([[1, 2]]))
     server.request("POST", "/v2/models/echo/infer", echo_request([[13, 2]]))

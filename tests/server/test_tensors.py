@@ -95,6 +95,19 @@ def test_conform_checks_shape_and_casts_numeric_types() -> None:
         conform(np.array([b"a"], dtype=object), TensorSpec("x", Datatype.FP64, (-1,)), where="x")
 
 
+def test_conform_refuses_values_that_do_not_fit_the_models_integer_type() -> None:
+    with pytest.raises(InvalidInput, match="whole numbers"):
+        conform(np.array([1000.0, 2.7]), TensorSpec("x", Datatype.INT8, (-1,)), where="x")
+    with pytest.raises(InvalidInput, match="out of range for UINT8"):
+        conform(np.array([300, -1], dtype=np.int64), TensorSpec("x", Datatype.UINT8, (-1,)), where="x")
+    assert conform(
+        np.array([3, 4], dtype=np.int64), TensorSpec("x", Datatype.UINT8, (-1,)), where="x"
+    ).tolist() == [
+        3,
+        4,
+    ]
+
+
 def test_encode_output_is_flat_row_major_with_shape() -> None:
     out = encode_output("y", np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32))
     assert out["datatype"] == "FP32"
