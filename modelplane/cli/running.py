@@ -133,13 +133,19 @@ def up(
     state = state_dir_of(state_dir)
     state.mkdir(parents=True, exist_ok=True)
     previous = _read_state(state)
-    if previous and _alive(previous["controlplane"]["pid"]):
+    if previous and _call(previous["api"] + "/healthz", auth.read_token(state)):
         raise click.ClickException(
             f"a control plane is already running for {state} at {previous['api']}; stop it with "
             "`modelplane down` or use another --state-dir."
         )
     auth.ensure_token(state)
     python = [sys.executable, "-m", "modelplane.cli.main"]
+    if previous and _alive(previous["router"]["pid"]):
+        # The control plane died but the router (and the replicas) still serve: start only a new
+        # control plane on the same address; it re-adopts the replicas and the router follows it.
+        _restart_control_plane(state, previous, python, scheduler_strategy=scheduler_strategy, seed=seed)
+        click.echo(f"control plane restarted: {previous['api']}; router still at {previous['ingress']}")
+        return
     cp_log, router_log = state / "controlplane.log", state / "router.log"
     cp_offset = cp_log.stat().st_size if cp_log.exists() else 0
     router_offset = router_log.stat().st_size if router_log.exists() else 0
@@ -183,6 +189,20 @@ def up(
     with contextlib.suppress(KeyboardInterrupt):
         _follow([cp_log, router_log], [cp_offset, router_offset], cp)
     _down(state)
+
+
+def _restart_control_plane(
+    state: Path, previous: dict[str, Any], python: list[str], *, scheduler_strategy: str, seed: int | None
+) -> None:
+    host, port = previous["api"].removeprefix("http://").rsplit(":", 1)
+    cp_log = state / "controlplane.log"
+    offset = cp_log.stat().st_size if cp_log.exists() else 0
+    args = [*python, "controlplane", "--state-dir", str(state), "--host", host, "--port", port]
+    args += ["--scheduler-strategy", scheduler_strategy] + (["--seed", str(seed)] if seed is not None else [])
+    cp = _spawn(args, cp_log)
+    _wait_url(cp, cp_log, offset=offset, timeout=60)
+    previous["controlplane"] = {"pid": cp.pid}
+    (state / "up.json").write_text(json.dumps(previous, indent=1))
 
 
 def _follow(paths: list[Path], offsets: list[int], proc: subprocess.Popen[bytes]) -> None:

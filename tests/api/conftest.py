@@ -44,6 +44,9 @@ class ControlPlane:
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return run_cli(*args, "--server", self.api, env=self.env, timeout=timeout)
 
+    def cli_plain(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, env=self.env, timeout=timeout)
+
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
         request = urllib.request.Request(self.api + path, data=body, method=method)
         try:
