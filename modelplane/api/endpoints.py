@@ -1,5 +1,8 @@
 """The endpoints table the router reads: per deployment, its replicas' addresses and readiness.
 
+Without `spec.traffic`, each live version's weight is its number of replicas, so every replica takes
+an equal share whatever its version (what a Kubernetes Service does during a rolling update).
+
 Pure: built from the stored deployments and replicas. A replica is listed once it has a port and a
 live process; `ready` is its readiness, `terminating` is set from the moment its deletion starts,
 so the router stops sending it new requests before it is drained (k8s §8: ready = podReady and not
@@ -44,17 +47,27 @@ def endpoints_table(deployments: Sequence[Stored], replicas: Sequence[Stored], *
     table = []
     for deployment in deployments:
         spec = deployment.spec
-        version = (spec.get("model") or {}).get("version")
-        traffic = spec.get("traffic") or [{"version": version, "weight": 100}]
+        endpoints = sorted(
+            by_deployment.get((deployment.namespace, deployment.name), []), key=lambda e: e["replica"]
+        )
         table.append(
             {
                 "namespace": deployment.namespace,
                 "name": deployment.name,
                 "concurrency": spec.get("concurrency"),
-                "traffic": traffic,
-                "endpoints": sorted(
-                    by_deployment.get((deployment.namespace, deployment.name), []), key=lambda e: e["replica"]
-                ),
+                "traffic": spec.get("traffic") or _by_replicas(spec, endpoints),
+                "endpoints": endpoints,
             }
         )
     return {"resourceVersion": rv, "deployments": table}
+
+
+def _by_replicas(spec: dict[str, Any], endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Without an explicit split, every replica of every live version takes an equal share (as a
+    Kubernetes Service selects all of a deployment's pods): during a rollout old and new both serve."""
+    counts: dict[str, int] = {}
+    for endpoint in endpoints:
+        counts[endpoint["version"]] = counts.get(endpoint["version"], 0) + 1
+    if not counts:
+        return [{"version": (spec.get("model") or {}).get("version"), "weight": 100}]
+    return [{"version": version, "weight": count} for version, count in sorted(counts.items())]

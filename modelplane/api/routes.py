@@ -35,6 +35,7 @@ PLURALS = {
     "modeldeployments": "ModelDeployment",
     "jobs": "Job",
     "replicas": "Replica",
+    "revisions": "Revision",
 }
 CLUSTER_SCOPED = frozenset({"Namespace", "NodePool"})
 MAX_POLL_S = 25.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from modelplane import __version__
-from modelplane.cli import objects, observing, routing, running, serving, validating
+from modelplane.cli import objects, observing, rollouts, routing, running, serving, validating
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,6 +27,7 @@ for command in (
     objects.describe,
     objects.delete,
     objects.scale,
+    rollouts.rollout,
     observing.logs,
     observing.events,
     observing.top,

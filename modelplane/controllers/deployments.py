@@ -1,65 +1,57 @@
-"""The deployment controller: keeps the right number of Replica objects for each ModelDeployment.
+"""The deployment controller: revisions (ReplicaSets) of each ModelDeployment, and their replicas.
 
-Level-triggered: `reconcile` reads the deployment and its replicas fresh from the store, `plan`
-(pure) says what to create and delete, and the effects are applied idempotently. Run on every store
-change and on a 1 s resync.
+Level-triggered, every 0.5 s and on every change. For each deployment, `reconcile`:
+1. reads its Revision objects and Replica objects fresh from the store;
+2. asks the pure rollout planner (`rollout.plan_rollout`: Kubernetes' syncDeployment, rolling.go,
+   recreate.go) for the next step — create the revision of a new template, scale revisions, renumber a
+   re-applied one, drop old ones past revisionHistoryLimit — and applies it;
+3. keeps each revision's replica count at its `spec.replicas` (the ReplicaSet controller): creates
+   Replica objects from the revision's template, or deletes victims in Kubernetes' order;
+4. writes the deployment's status (counts, conditions, current revision).
 
-Until rolling updates land (issue 4), a new revision is rolled out as maxSurge 100% /
-maxUnavailable 0: the new revision's replicas are all created at once, and the old ones are deleted
-when the new ones are all ready — never fewer ready replicas than before, never a gap in service.
-Scale-down picks victims in Kubernetes' order (controller.ActivePodsWithRanks): unscheduled before
-scheduled, pending before running, not ready before ready, newer before older.
+A revision is keyed by a hash of the replica template (`template_revision`); replicas carry it in
+`spec.revision`. A deleted deployment scales everything to 0 and goes once its replicas are gone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
+from modelplane.controllers.replicas import ReplicaFacts, choose_victims, count_replicas
+from modelplane.controllers.revisions import RevisionState
+from modelplane.controllers.rollout import RolloutSpec, plan_rollout
+from modelplane.controllers.rollout_status import Condition, ConditionStatus, ConditionType, RolloutStatus
+from modelplane.spec import ModelDeploymentSpec
 from modelplane.spec.replica import Replica, ReplicaSpec
-from modelplane.store import Store, StoredObject
+from modelplane.store import AlreadyExists, NotFound, Store, StoredObject
 
+log = logging.getLogger("modelplane.deployments")
+
+REVISION = "Revision"
 TEMPLATE_FIELDS = (
     "model",
     "resources",
     "nodeSelector",
     "tolerations",
     "batching",
+    "concurrency",
     "probes",
     "terminationGracePeriodSeconds",
 )
 DEPLOYMENT_LABEL = "modelplane.dev/deployment"
 REVISION_LABEL = "modelplane.dev/revision"
-_PHASE_RANK = {"Pending": 0, "Scheduled": 1, "Starting": 2, "Running": 3}
 
 
 def template_revision(spec: Mapping[str, Any]) -> str:
     """A short hash of what makes a replica: a change here is a new revision (pod-template-hash)."""
     template = {k: spec.get(k) for k in TEMPLATE_FIELDS}
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
-
-
-@dataclass(frozen=True)
-class ReplicaView:
-    name: str
-    revision: str
-    phase: str
-    ready: bool
-    scheduled: bool
-    created: float
-    deleting: bool
-
-
-@dataclass(frozen=True)
-class Plan:
-    revision: str
-    create: int = 0
-    delete: tuple[str, ...] = ()
-    status: dict[str, Any] = field(default_factory=dict)
 
 
 def desired_replicas(spec: Mapping[str, Any]) -> int:
@@ -70,134 +62,242 @@ def desired_replicas(spec: Mapping[str, Any]) -> int:
     return int(spec.get("replicas", 1))
 
 
-def plan(
-    spec: Mapping[str, Any], replicas: Sequence[ReplicaView], *, deleting: bool, generation: int
-) -> Plan:
-    revision = template_revision(spec)
-    desired = 0 if deleting else desired_replicas(spec)
-    live = [r for r in replicas if not r.deleting]
-    current = [r for r in live if r.revision == revision]
-    old = [r for r in live if r.revision != revision]
-    create = max(desired - len(current), 0)
-    delete: list[str] = []
-    if len(current) > desired:
-        delete += [r.name for r in sorted(current, key=_victim_rank)[: len(current) - desired]]
-    ready_current = sum(r.ready for r in current)
-    if old and (ready_current >= desired or deleting):
-        delete += [r.name for r in old]
-    ready = sum(r.ready for r in live)
-    status = {
-        "observedGeneration": generation,
-        "revision": revision,
-        "replicas": len(live),
-        "updatedReplicas": len(current),
-        "readyReplicas": ready,
-        "availableReplicas": ready,
-        "unavailableReplicas": max(desired - ready, 0),
-        "desiredReplicas": desired,
-        "conditions": _conditions(desired=desired, ready=ready, updated=len(current), old=len(old)),
-    }
-    return Plan(revision=revision, create=create, delete=tuple(delete), status=status)
-
-
-def _victim_rank(r: ReplicaView) -> tuple[int, int, int, float]:
-    return (int(r.scheduled), _PHASE_RANK.get(r.phase, 3), int(r.ready), -r.created)
-
-
-def _conditions(*, desired: int, ready: int, updated: int, old: int) -> list[dict[str, Any]]:
-    available = ready >= desired
-    complete = updated >= desired and old == 0 and available
-    return [
-        {
-            "type": "Available",
-            "status": "True" if available else "False",
-            "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
-        },
-        {
-            "type": "Progressing",
-            "status": "True",
-            "reason": "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
-        },
-    ]
-
-
-def view(replica: StoredObject) -> ReplicaView:
+def facts(replica: StoredObject) -> ReplicaFacts:
     status, spec = replica.status, replica.spec
-    return ReplicaView(
+    return ReplicaFacts(
         name=replica.name,
         revision=spec.get("revision", ""),
         phase=status.get("phase", "Pending"),
         ready=bool(status.get("ready")),
-        scheduled=spec.get("pool") is not None,
+        ready_since=status.get("readySince"),
+        pool=spec.get("pool"),
+        restarts=int(status.get("restarts", 0)),
         created=replica.created,
         deleting=replica.deletion_timestamp is not None,
     )
 
 
+def revision_state(
+    revision: StoredObject, replicas: Sequence[ReplicaFacts], *, min_ready: float, now: float
+) -> RevisionState:
+    spec = revision.spec
+    counts = count_replicas(
+        [r for r in replicas if r.revision == spec["templateHash"]], min_ready_seconds=min_ready, now=now
+    )
+    return RevisionState(
+        name=revision.name,
+        number=int(spec["number"]),
+        template_hash=spec["templateHash"],
+        spec_replicas=int(spec["replicas"]),
+        ready=counts.ready,
+        available=counts.available,
+        created=revision.created,
+        replicas=counts.replicas,
+        terminating=counts.terminating,
+        desired_replicas=spec.get("desiredReplicas"),
+        max_replicas=spec.get("maxReplicas"),
+        history=tuple(spec.get("history") or ()),
+    )
+
+
+def previous_status(status: Mapping[str, Any]) -> RolloutStatus:
+    conditions = tuple(
+        Condition(
+            type=ConditionType(c["type"]),
+            status=ConditionStatus(c["status"]),
+            reason=c.get("reason", ""),
+            message=c.get("message", ""),
+            last_update_time=float(c.get("lastUpdateTime") or 0.0),
+            last_transition_time=float(c.get("lastTransitionTime") or 0.0),
+        )
+        for c in status.get("conditions") or ()
+        if c.get("type") in ConditionType._value2member_map_
+    )
+    return RolloutStatus(
+        observed_generation=int(status.get("observedGeneration", 0)),
+        replicas=int(status.get("replicas", 0)),
+        updated_replicas=int(status.get("updatedReplicas", 0)),
+        ready_replicas=int(status.get("readyReplicas", 0)),
+        available_replicas=int(status.get("availableReplicas", 0)),
+        unavailable_replicas=int(status.get("unavailableReplicas", 0)),
+        conditions=conditions,
+    )
+
+
 def reconcile(store: Store, deployment: StoredObject, *, now: float, rng: random.Random) -> None:
-    """Bring one deployment's replicas in line with its spec (idempotent)."""
+    """Bring one deployment's revisions and replicas in line with its spec (idempotent)."""
     namespace, name = deployment.namespace, deployment.name
     owned = [r for r in store.list("Replica", namespace=namespace) if r.spec.get("deployment") == name]
-    deleting = deployment.deletion_timestamp is not None
-    if deleting and not owned:
-        store.remove("ModelDeployment", namespace, name)
+    revisions = [r for r in store.list(REVISION, namespace=namespace) if r.spec.get("deployment") == name]
+    if deployment.deletion_timestamp is not None:
+        _delete_everything(store, deployment, owned, revisions, now=now)
         return
-    decided = plan(
-        deployment.spec, [view(r) for r in owned], deleting=deleting, generation=deployment.generation
+    spec = ModelDeploymentSpec.model_validate(deployment.spec)
+    template_hash = template_revision(deployment.spec)
+    rollout = RolloutSpec.from_spec(
+        name,
+        spec,
+        template_hash=template_hash,
+        generation=deployment.generation,
+        replicas=desired_replicas(deployment.spec),
     )
-    for _ in range(decided.create):
-        replica = _new_replica(deployment, decided.revision, rng)
+    replica_facts = [facts(r) for r in owned]
+    states = [revision_state(r, replica_facts, min_ready=spec.min_ready_seconds, now=now) for r in revisions]
+    step = plan_rollout(rollout, states, now=now, previous=previous_status(deployment.status))
+    ref = {"kind": "ModelDeployment", "namespace": namespace, "name": name}
+    if step.create is not None:
+        created = step.create
         store.create(
-            "Replica",
+            REVISION,
             namespace,
-            replica.name,
-            labels=replica.labels,
-            spec=replica.spec.model_dump(mode="json", by_alias=True),
-            status=replica.status.model_dump(mode="json", by_alias=True),
+            created.name,
+            labels={DEPLOYMENT_LABEL: name, REVISION_LABEL: template_hash},
+            spec={
+                "deployment": name,
+                "number": created.number,
+                "templateHash": template_hash,
+                "template": dict(deployment.spec),
+                "replicas": created.spec_replicas,
+                "desiredReplicas": created.desired_replicas,
+                "maxReplicas": created.max_replicas,
+                "history": list(created.history),
+            },
             now=now,
         )
-        store.record_event(
-            kind="ModelDeployment",
-            namespace=namespace,
-            name=name,
-            type="Normal",
-            reason="SuccessfulCreate",
-            message=f"Created replica: {replica.name}",
+    by_name = {r.name: r for r in revisions}
+    for change in step.scale:
+        current = by_name.get(change.revision)
+        if current is None:
+            continue
+        store.update(
+            REVISION,
+            namespace,
+            change.revision,
+            spec={
+                **current.spec,
+                "replicas": change.to_replicas,
+                "desiredReplicas": change.desired_replicas,
+                "maxReplicas": change.max_replicas,
+            },
+            expected_rv=None,
             now=now,
         )
-    for victim in decided.delete:
-        store.mark_deleted("Replica", namespace, victim, now=now)
-        store.record_event(
-            kind="ModelDeployment",
-            namespace=namespace,
-            name=name,
-            type="Normal",
-            reason="SuccessfulDelete",
-            message=f"Deleted replica: {victim}",
-            now=now,
-        )
-    if not deleting and deployment.status != decided.status:
-        store.update_status("ModelDeployment", namespace, name, decided.status, now=now)
+    if step.renumber is not None and step.renumber.name in by_name:
+        current = store.get(REVISION, namespace, step.renumber.name)
+        spec_update = {**current.spec, "number": step.renumber.number, "history": list(step.renumber.history)}
+        store.update(REVISION, namespace, step.renumber.name, spec=spec_update, expected_rv=None, now=now)
+    for old in step.delete:
+        with contextlib.suppress(NotFound):
+            store.remove(REVISION, namespace, old)
+    for message in step.events:
+        reason = "ScalingReplicaSet" if message.startswith("Scaled") else "RevisionCreated"
+        store.record_event(**ref, type="Normal", reason=reason, message=message, now=now)
+    current_revisions = [
+        r for r in store.list(REVISION, namespace=namespace) if r.spec.get("deployment") == name
+    ]
+    for revision in current_revisions:
+        _sync_replicas(store, deployment, revision, owned, rng=rng, now=now)
+    current_number = next(
+        (int(r.spec["number"]) for r in current_revisions if r.spec["templateHash"] == template_hash), 0
+    )
+    status = {**step.status.to_dict(), "revision": current_number, "templateHash": template_hash}
+    if deployment.status != status:
+        store.update_status("ModelDeployment", namespace, name, status, now=now)
 
 
-def _new_replica(deployment: StoredObject, revision: str, rng: random.Random) -> Replica:
+def _sync_replicas(
+    store: Store,
+    deployment: StoredObject,
+    revision: StoredObject,
+    owned: Sequence[StoredObject],
+    *,
+    rng: random.Random,
+    now: float,
+) -> None:
+    """The ReplicaSet controller for one revision: as many live replicas as `spec.replicas`."""
+    template_hash = revision.spec["templateHash"]
+    mine = [r for r in owned if r.spec.get("revision") == template_hash]
+    live = [facts(r) for r in mine if r.deletion_timestamp is None]
+    diff = int(revision.spec["replicas"]) - len(live)
+    ref = {"kind": "ModelDeployment", "namespace": deployment.namespace, "name": deployment.name}
+    if diff > 0:
+        for _ in range(diff):
+            replica = _create_replica(store, deployment, revision, rng=rng, now=now)
+            store.record_event(
+                **ref,
+                type="Normal",
+                reason="SuccessfulCreate",
+                message=f"Created replica: {replica.name}",
+                now=now,
+            )
+    elif diff < 0:
+        related = [facts(r) for r in owned]
+        for victim in choose_victims(live, -diff, related=related):
+            store.mark_deleted("Replica", deployment.namespace, victim, now=now)
+            store.record_event(
+                **ref, type="Normal", reason="SuccessfulDelete", message=f"Deleted replica: {victim}", now=now
+            )
+
+
+def _create_replica(
+    store: Store, deployment: StoredObject, revision: StoredObject, *, rng: random.Random, now: float
+) -> Replica:
+    for _ in range(10):  # a random suffix may be taken already: draw another
+        replica = new_replica(deployment, revision, rng)
+        try:
+            store.create(
+                "Replica",
+                deployment.namespace,
+                replica.name,
+                labels=replica.labels,
+                spec=replica.spec.model_dump(mode="json", by_alias=True),
+                status=replica.status.model_dump(mode="json", by_alias=True),
+                now=now,
+            )
+        except AlreadyExists:
+            continue
+        return replica
+    raise RuntimeError(f"no free replica name for {deployment.namespace}/{deployment.name}")
+
+
+def _delete_everything(
+    store: Store,
+    deployment: StoredObject,
+    owned: Sequence[StoredObject],
+    revisions: Sequence[StoredObject],
+    *,
+    now: float,
+) -> None:
+    for replica in owned:
+        if replica.deletion_timestamp is None:
+            store.mark_deleted("Replica", replica.namespace, replica.name, now=now)
+    if owned:
+        return
+    for revision in revisions:
+        with contextlib.suppress(NotFound):
+            store.remove(REVISION, revision.namespace, revision.name)
+    store.remove("ModelDeployment", deployment.namespace, deployment.name)
+
+
+def new_replica(deployment: StoredObject, revision: StoredObject, rng: random.Random) -> Replica:
     suffix = "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
-    spec = deployment.spec
+    template = revision.spec["template"]
+    template_hash = revision.spec["templateHash"]
     # as Kubernetes' generateName: cut the base, never the random suffix
-    name = f"{deployment.name}-{revision[:5]}"[:57].rstrip("-") + f"-{suffix}"
-    labels = {**deployment.labels, DEPLOYMENT_LABEL: deployment.name, REVISION_LABEL: revision}
+    name = f"{deployment.name}-{template_hash[:5]}"[:57].rstrip("-") + f"-{suffix}"
+    labels = {**deployment.labels, DEPLOYMENT_LABEL: deployment.name, REVISION_LABEL: template_hash}
     return Replica(
         name=name,
         namespace=deployment.namespace,
         labels=labels,
         spec=ReplicaSpec(
             deployment=deployment.name,
-            revision=revision,
-            version=spec["model"].get("version") or "v1",
+            revision=template_hash,
+            version=template["model"].get("version") or "v1",
             port=0,
-            resources=spec.get("resources") or {},
-            probes=spec.get("probes") or {},
-            grace_seconds=int(spec.get("terminationGracePeriodSeconds", 30)),
-            template=dict(spec),
+            resources=template.get("resources") or {},
+            probes=template.get("probes") or {},
+            grace_seconds=int(template.get("terminationGracePeriodSeconds", 30)),
+            template=dict(template),
         ),
     )

@@ -1,97 +1,146 @@
-"""The deployment controller's plan: how many replicas to create, which to delete, the status."""
+"""The deployment controller against a real store: revisions, rolling updates, scale, delete.
+
+Replicas are made ready by hand here (no processes): this tests the controller's bookkeeping; the
+processes are tested end to end in tests/api.
+"""
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
 from typing import Any
 
-from modelplane.controllers.deployments import ReplicaView, plan, template_revision
+import pytest
 
-SPEC: dict[str, Any] = {"model": {"format": "simulated", "version": "v1"}, "replicas": 3}
-REV = template_revision(SPEC)
+from modelplane.controllers.deployments import REVISION, reconcile, template_revision
+from modelplane.store import Store
 
-
-def replica(
-    name: str,
-    *,
-    revision: str = REV,
-    ready: bool = True,
-    phase: str = "Running",
-    created: float = 0.0,
-    **kw: Any,
-) -> ReplicaView:
-    return ReplicaView(
-        name=name,
-        revision=revision,
-        phase=phase,
-        ready=ready,
-        scheduled=kw.get("scheduled", True),
-        created=created,
-        deleting=kw.get("deleting", False),
-    )
+SPEC: dict[str, Any] = {
+    "model": {"format": "simulated", "version": "v1", "params": {}},
+    "replicas": 4,
+    "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+}
 
 
-def test_a_new_deployment_gets_its_replicas() -> None:
-    decided = plan(SPEC, [], deleting=False, generation=1)
-    assert decided.create == 3 and decided.delete == ()
-    assert decided.status["replicas"] == 0 and decided.status["unavailableReplicas"] == 3
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path)
 
 
-def test_steady_state_changes_nothing() -> None:
-    decided = plan(SPEC, [replica("a"), replica("b"), replica("c")], deleting=False, generation=1)
-    assert decided.create == 0 and decided.delete == ()
-    assert decided.status["readyReplicas"] == 3
-    assert decided.status["conditions"][0] == {
-        "type": "Available",
-        "status": "True",
-        "reason": "MinimumReplicasAvailable",
-    }
+RNG = random.Random(1)
 
 
-def test_scale_down_deletes_unscheduled_then_pending_then_not_ready_then_newest() -> None:
-    replicas = [
-        replica("ready-old", created=1),
-        replica("ready-new", created=5),
-        replica("not-ready", ready=False, created=2),
-        replica("pending", phase="Pending", ready=False, created=3),
-        replica("unscheduled", phase="Pending", ready=False, scheduled=False, created=0),
-    ]
-    assert plan({**SPEC, "replicas": 4}, replicas, deleting=False, generation=2).delete == ("unscheduled",)
-    assert plan({**SPEC, "replicas": 2}, replicas, deleting=False, generation=2).delete == (
-        "unscheduled",
-        "pending",
-        "not-ready",
-    )
-    assert plan({**SPEC, "replicas": 1}, replicas, deleting=False, generation=2).delete[-1] == "ready-new"
+def run(store: Store, now: float) -> None:
+    reconcile(store, store.get("ModelDeployment", "default", "m"), now=now, rng=RNG)
 
 
-def test_a_new_revision_is_created_beside_the_old_and_replaces_it_once_ready() -> None:
-    changed = {**SPEC, "model": {"format": "simulated", "version": "v2"}}
-    old = [replica("a"), replica("b"), replica("c")]
-    first = plan(changed, old, deleting=False, generation=2)
-    assert first.create == 3 and first.delete == ()  # old ones keep serving
-    new_rev = template_revision(changed)
-    starting = [replica(n, revision=new_rev, ready=False, phase="Starting") for n in "xyz"]
-    assert plan(changed, old + starting, deleting=False, generation=2).delete == ()
-    ready = [replica(n, revision=new_rev) for n in "xyz"]
-    assert set(plan(changed, old + ready, deleting=False, generation=2).delete) == {"a", "b", "c"}
+def replicas(store: Store, *, live: bool = True) -> list[Any]:
+    return [r for r in store.list("Replica") if not live or r.deletion_timestamp is None]
 
 
-def test_replicas_already_deleting_do_not_count() -> None:
-    replicas = [replica("a"), replica("b", deleting=True)]
-    decided = plan({**SPEC, "replicas": 2}, replicas, deleting=False, generation=1)
-    assert decided.create == 1 and decided.status["replicas"] == 1
+def make_ready(store: Store, now: float) -> None:
+    for r in replicas(store):
+        if not r.status.get("ready"):
+            status = {**r.status, "phase": "Running", "ready": True, "readySince": now - 1}
+            store.update(
+                "Replica",
+                "default",
+                r.name,
+                spec={**r.spec, "pool": "local"},
+                status=status,
+                expected_rv=None,
+                now=now,
+            )
 
 
-def test_a_deleted_deployment_deletes_every_replica() -> None:
-    decided = plan(SPEC, [replica("a"), replica("b", revision="old")], deleting=True, generation=1)
-    assert decided.create == 0 and set(decided.delete) == {"a", "b"}
+def drop_deleted(store: Store) -> None:
+    for r in replicas(store, live=False):
+        if r.deletion_timestamp is not None:
+            store.remove("Replica", "default", r.name)
 
 
-def test_autoscaling_starts_at_min_replicas() -> None:
-    spec = {**SPEC, "autoscaling": {"minReplicas": 2, "maxReplicas": 5}}
-    assert plan(spec, [], deleting=False, generation=1).create == 2
+def test_a_new_deployment_gets_revision_1_and_its_replicas(store: Store) -> None:
+    store.apply("ModelDeployment", "default", "m", labels={}, spec=SPEC, now=0)
+    for t in range(3):
+        run(store, now=float(t))
+    revisions = store.list(REVISION)
+    assert [(r.spec["number"], r.spec["replicas"]) for r in revisions] == [(1, 4)]
+    assert len(replicas(store)) == 4
+    assert {r.spec["revision"] for r in replicas(store)} == {template_revision(SPEC)}
+    make_ready(store, now=5)
+    run(store, now=6)
+    status = store.get("ModelDeployment", "default", "m").status
+    assert status["readyReplicas"] == 4 and status["availableReplicas"] == 4 and status["revision"] == 1
+
+
+def test_a_rolling_update_stays_within_surge_and_unavailable_at_every_step(store: Store) -> None:
+    store.apply("ModelDeployment", "default", "m", labels={}, spec=SPEC, now=0)
+    for t in range(3):
+        run(store, now=float(t))
+    make_ready(store, now=3)
+    run(store, now=4)
+    v2 = {**SPEC, "model": {**SPEC["model"], "version": "v2"}}
+    store.apply("ModelDeployment", "default", "m", labels={}, spec=v2, now=10)
+    new_hash = template_revision(v2)
+    for step in range(40):
+        now = 11.0 + step
+        run(store, now=now)
+        live = replicas(store)
+        ready = [r for r in live if r.status.get("ready")]
+        assert len(live) <= 4 + 1, f"step {step}: {len(live)} replicas, more than replicas + maxSurge"
+        assert len(ready) >= 4 - 1, f"step {step}: {len(ready)} ready, fewer than replicas - maxUnavailable"
+        drop_deleted(store)
+        make_ready(store, now=now)
+        if all(r.spec["revision"] == new_hash for r in replicas(store)) and len(replicas(store)) == 4:
+            break
+    else:
+        raise AssertionError("the rollout did not finish")
+    run(store, now=100)
+    numbers = sorted((r.spec["number"], r.spec["replicas"]) for r in store.list(REVISION))
+    assert numbers == [(1, 0), (2, 4)]
+    status = store.get("ModelDeployment", "default", "m").status
+    progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
+    assert progressing["reason"] == "NewReplicaSetAvailable" and status["revision"] == 2
+
+
+def test_reapplying_an_old_template_reuses_its_revision_renumbered(store: Store) -> None:
+    store.apply("ModelDeployment", "default", "m", labels={}, spec={**SPEC, "replicas": 1}, now=0)
+    v2 = {**SPEC, "replicas": 1, "model": {**SPEC["model"], "version": "v2"}}
+    for spec, start in ((v2, 10.0), ({**SPEC, "replicas": 1}, 50.0)):
+        for t in range(20):
+            run(store, now=start + t - 9)
+            drop_deleted(store)
+            make_ready(store, now=start + t - 9)
+        store.apply("ModelDeployment", "default", "m", labels={}, spec=spec, now=start)
+    for t in range(20):
+        run(store, now=80.0 + t)
+        drop_deleted(store)
+        make_ready(store, now=80.0 + t)
+    by_hash = {r.spec["templateHash"]: r.spec for r in store.list(REVISION)}
+    assert by_hash[template_revision(SPEC)]["number"] == 3
+    assert by_hash[template_revision(SPEC)]["history"] == [1]
+
+
+def test_scaling_changes_the_current_revision_only(store: Store) -> None:
+    store.apply("ModelDeployment", "default", "m", labels={}, spec=SPEC, now=0)
+    run(store, now=1)
+    make_ready(store, now=2)
+    store.apply("ModelDeployment", "default", "m", labels={}, spec={**SPEC, "replicas": 2}, now=3)
+    run(store, now=4)
+    assert len(replicas(store)) == 2 and len(store.list(REVISION)) == 1
+
+
+def test_a_deleted_deployment_takes_its_replicas_and_revisions_with_it(store: Store) -> None:
+    store.apply("ModelDeployment", "default", "m", labels={}, spec=SPEC, now=0)
+    run(store, now=1)
+    store.mark_deleted("ModelDeployment", "default", "m", now=2)
+    run(store, now=3)
+    assert replicas(store) == [] and len(replicas(store, live=False)) == 4
+    drop_deleted(store)
+    run(store, now=4)
+    assert store.find("ModelDeployment", "default", "m") is None and store.list(REVISION) == []
 
 
 def test_revision_ignores_replicas_and_traffic() -> None:
-    assert template_revision({**SPEC, "replicas": 9, "traffic": []}) == REV
-    assert template_revision({**SPEC, "resources": {"limits": {"cpu": "1"}}}) != REV
+    assert template_revision({**SPEC, "replicas": 9, "traffic": []}) == template_revision(SPEC)
+    assert template_revision({**SPEC, "resources": {"limits": {"cpu": "1"}}}) != template_revision(SPEC)

@@ -1,0 +1,181 @@
+"""`modelplane rollout status|history|undo`: follow and steer a deployment's revisions (kubectl rollout).
+
+Revisions are the Revision objects of the API (one per distinct replica template); the controller
+rolls between them. `undo` copies an earlier revision's template back into the deployment (as
+kubectl does, client-side), which starts a normal rollout to it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import click
+
+from modelplane.cli import fields
+from modelplane.cli.client import ApiClient, connect, connection_options
+from modelplane.cli.objects import API, namespace_option
+
+DEFAULT_NAMESPACE = "default"
+
+
+@click.group()
+def rollout() -> None:
+    """Follow and steer rollouts: status, history, undo."""
+
+
+def _revisions(client: ApiClient, namespace: str, name: str) -> list[dict[str, Any]]:
+    items = client.get(f"{API}/revisions", {"namespace": namespace})["items"]
+    mine = [r for r in items if fields.field(r, "spec", "deployment") == name]
+    return sorted(mine, key=lambda r: int(fields.field(r, "spec", "number") or 0))
+
+
+@rollout.command()
+@click.argument("name")
+@namespace_option
+@connection_options
+def history(name: str, namespace: str | None, server: str | None, token: str | None) -> None:
+    """List a deployment's revisions: number, model version, replicas, age."""
+    client = connect(server, token)
+    ns = namespace or DEFAULT_NAMESPACE
+    client.get(f"{API}/modeldeployments/{ns}/{name}")  # a clear 404 for an unknown deployment
+    click.echo(f"modeldeployment.modelplane.dev/{name}")
+    rows = [("REVISION", "VERSION", "FORMAT", "REPLICAS", "TEMPLATE", "AGE")]
+    for revision in _revisions(client, ns, name):
+        spec = revision["spec"]
+        model = (spec.get("template") or {}).get("model") or {}
+        created = fields.field(revision, "metadata", "creationTimestamp")
+        rows.append(
+            (
+                str(spec.get("number")),
+                str(model.get("version", "-")),
+                str(model.get("format", "-")),
+                str(spec.get("replicas")),
+                str(spec.get("templateHash")),
+                fields.age(created, time.time()) if created else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@rollout.command()
+@click.argument("name")
+@click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds to wait.")
+@namespace_option
+@connection_options
+def status(name: str, timeout: float, namespace: str | None, server: str | None, token: str | None) -> None:
+    """Follow a rollout until it completes (exit 0) or fails (exit 1), like `kubectl rollout status`."""
+    client = connect(server, token)
+    ns = namespace or DEFAULT_NAMESPACE
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        deployment = client.get(f"{API}/modeldeployments/{ns}/{name}")
+        message, done, failed = _progress(deployment)
+        if message != last:
+            click.echo(message)
+            last = message
+        if failed:
+            raise click.ClickException(f"deployment {name!r} failed to roll out: {failed}")
+        if done:
+            return
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"timed out after {timeout:g} s waiting for {name!r} to roll out.")
+        time.sleep(0.5)
+
+
+def _progress(deployment: dict[str, Any]) -> tuple[str, bool, str]:
+    """kubectl's DeploymentStatusViewer: (message, complete, failure reason)."""
+    name = fields.field(deployment, "metadata", "name")
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    want = int(spec.get("replicas", 1))
+    generation = int(fields.field(deployment, "metadata", "generation") or 0)
+    if int(status.get("observedGeneration", 0)) < generation:
+        return (f'Waiting for deployment "{name}" spec update to be observed...', False, "")
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
+            return (
+                f'deployment "{name}" exceeded its progress deadline',
+                False,
+                condition.get("message", ""),
+            )
+    updated = int(status.get("updatedReplicas", 0))
+    total = int(status.get("replicas", 0))
+    available = int(status.get("availableReplicas", 0))
+    if updated < want:
+        return (
+            f'Waiting for deployment "{name}" rollout to finish: {updated} out of {want} new replicas '
+            "have been updated...",
+            False,
+            "",
+        )
+    if total > updated:
+        return (
+            f'Waiting for deployment "{name}" rollout to finish: {total - updated} old replicas are pending '
+            "termination...",
+            False,
+            "",
+        )
+    if available < updated:
+        return (
+            f'Waiting for deployment "{name}" rollout to finish: {available} of {updated} updated replicas '
+            "are available...",
+            False,
+            "",
+        )
+    return (f'deployment "{name}" successfully rolled out', True, "")
+
+
+@rollout.command()
+@click.argument("name")
+@click.option("--to-revision", type=int, default=0, show_default=True, help="0 = the previous revision.")
+@namespace_option
+@connection_options
+def undo(name: str, to_revision: int, namespace: str | None, server: str | None, token: str | None) -> None:
+    """Roll back to an earlier revision (its template goes back into the deployment)."""
+    client = connect(server, token)
+    ns = namespace or DEFAULT_NAMESPACE
+    deployment = client.get(f"{API}/modeldeployments/{ns}/{name}")
+    revisions = _revisions(client, ns, name)
+    numbers = [int(r["spec"]["number"]) for r in revisions]
+    if to_revision == 0:
+        if len(numbers) < 2:
+            raise click.ClickException(f"deployment {name!r} has no earlier revision to roll back to.")
+        to_revision = sorted(numbers)[-2]
+    target = next((r for r in revisions if int(r["spec"]["number"]) == to_revision), None)
+    if target is None:
+        kept = ", ".join(map(str, numbers)) or "none"
+        raise click.ClickException(f"revision {to_revision} of {name!r} is not kept (kept: {kept}).")
+    template = dict(target["spec"]["template"])
+    spec = dict(deployment["spec"])
+    if template.get("model") == spec.get("model") and all(
+        template.get(k) == spec.get(k) for k in ("resources", "batching", "probes")
+    ):
+        click.echo(
+            f"modeldeployment.modelplane.dev/{name} skipped rollback (current template already matches)"
+        )
+        return
+    for key, value in template.items():
+        if key not in ("replicas", "autoscaling", "traffic", "strategy"):
+            spec[key] = value
+    body = {
+        "apiVersion": deployment.get("apiVersion", "modelplane.dev/v1alpha1"),
+        "kind": "ModelDeployment",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "labels": fields.field(deployment, "metadata", "labels") or {},
+            "resourceVersion": fields.field(deployment, "metadata", "resourceVersion"),
+        },
+        "spec": spec,
+    }
+    client.request(
+        "PUT",
+        f"{API}/modeldeployments/{ns}/{name}",
+        body=json.dumps(body).encode(),
+        content_type="application/json",
+    )
+    click.echo(f"modeldeployment.modelplane.dev/{name} rolled back to revision {to_revision}")

@@ -1,0 +1,79 @@
+"""Rolling updates end to end (issue 4): under 32 clients no request fails, the replica count stays
+within maxSurge / maxUnavailable at every observation, history shows the revisions, undo works."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from tests.api.conftest import ControlPlane, Load
+from tests.api.test_controlplane import ACCEL_BODY
+
+SPEC = """
+apiVersion: modelplane.dev/v1alpha1
+kind: ModelDeployment
+metadata: {{name: accel}}
+spec:
+  model: {{format: simulated, version: {version}, params: {{latencyMs: 5}}}}
+  batching: {{maxBatchSize: 32, maxLatencyMs: 1}}
+  replicas: 4
+  probes: {{readiness: {{periodSeconds: 1}}}}
+  strategy: {{type: RollingUpdate, rollingUpdate: {{maxSurge: 1, maxUnavailable: 1}}}}
+"""
+
+
+class Observer(threading.Thread):
+    """Polls the replicas every 0.1 s and keeps (live, available) counts of every observation."""
+
+    def __init__(self, plane: ControlPlane) -> None:
+        super().__init__(daemon=True)
+        self.plane = plane
+        self.seen: list[tuple[int, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.1):
+            replicas = [r for r in self.plane.replicas("accel") if not r["metadata"].get("deletionTimestamp")]
+            live = [r for r in replicas if r["status"].get("phase") not in ("Terminating", "Terminated")]
+            self.seen.append((len(live), sum(bool(r["status"].get("ready")) for r in live)))
+
+
+def versions(plane: ControlPlane) -> set[Any]:
+    return {
+        r["spec"]["version"] for r in plane.replicas("accel") if not r["metadata"].get("deletionTimestamp")
+    }
+
+
+def test_a_rolling_update_under_load_fails_no_request_and_respects_the_bounds(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    control_plane.apply(SPEC.format(version="v1"), tmp_path)
+    control_plane.wait_ready("accel", 4)
+    observer = Observer(control_plane)
+    with Load(control_plane.ingress, "/v2/models/accel/infer", ACCEL_BODY, clients=32) as load:
+        load.wait_for_more(200)
+        observer.start()
+        control_plane.apply(SPEC.format(version="v2"), tmp_path)
+        done = control_plane.cli("rollout", "status", "accel", "--timeout", "120")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert 'deployment "accel" successfully rolled out' in done.stdout
+        load.wait_for_more(200)
+        observer.stop.set()
+        observer.join(5)
+    assert load.failures == [], load.failures[:5]
+    assert versions(control_plane) == {"v2"}
+    assert observer.seen, "no observation"
+    assert max(live for live, _ in observer.seen) <= 4 + 1, observer.seen
+    assert min(ready for _, ready in observer.seen) >= 4 - 1 - 1, observer.seen  # one more may be draining
+    history = control_plane.cli("rollout", "history", "accel")
+    assert history.returncode == 0, history.stderr
+    lines = history.stdout.splitlines()
+    assert any(line.split()[:2] == ["1", "v1"] for line in lines), history.stdout
+    assert any(line.split()[:2] == ["2", "v2"] for line in lines), history.stdout
+    undo = control_plane.cli("rollout", "undo", "accel")
+    assert undo.returncode == 0 and "rolled back to revision 1" in undo.stdout, undo.stdout + undo.stderr
+    assert control_plane.cli("rollout", "status", "accel", "--timeout", "120").returncode == 0
+    assert versions(control_plane) == {"v1"}
+    renumbered = control_plane.cli("rollout", "history", "accel").stdout
+    assert any(line.split()[:2] == ["3", "v1"] for line in renumbered.splitlines()), renumbered
