@@ -96,7 +96,7 @@ async def run(settings: Settings, *, on_listening: Callable[[int], None]) -> int
         now = time.time()
         for deployment in store.list("ModelDeployment"):
             try:  # one broken deployment never stops the others from being reconciled
-                deployments.reconcile(store, deployment, now=now, rng=rng)
+                deployments.reconcile(store, deployment, now=now, rng=rng, logs_dir=state_dir / "logs")
             except Exception:
                 log.exception("deployment %s/%s: reconcile failed", deployment.namespace, deployment.name)
 

@@ -21,8 +21,10 @@ import json
 import logging
 import random
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from modelplane.controllers.node import log_path
 from modelplane.controllers.replicas import ReplicaFacts, choose_victims, count_replicas
 from modelplane.controllers.revisions import RevisionState
 from modelplane.controllers.rollout import RolloutSpec, plan_rollout
@@ -124,7 +126,9 @@ def previous_status(status: Mapping[str, Any]) -> RolloutStatus:
     )
 
 
-def reconcile(store: Store, deployment: StoredObject, *, now: float, rng: random.Random) -> None:
+def reconcile(
+    store: Store, deployment: StoredObject, *, now: float, rng: random.Random, logs_dir: Path | None = None
+) -> None:
     """Bring one deployment's revisions and replicas in line with its spec (idempotent)."""
     namespace, name = deployment.namespace, deployment.name
     owned = [r for r in store.list("Replica", namespace=namespace) if r.spec.get("deployment") == name]
@@ -133,7 +137,12 @@ def reconcile(store: Store, deployment: StoredObject, *, now: float, rng: random
         _delete_everything(store, deployment, owned, revisions, now=now)
         return
     spec = ModelDeploymentSpec.model_validate(deployment.spec)
-    template_hash = template_revision(deployment.spec)
+    desired_hash = template_revision(deployment.spec)
+    rollback = dict(deployment.status.get("rollback") or {})
+    if rollback.get("from") != desired_hash:
+        rollback = {}  # the spec changed since: roll out what it asks for now
+    hashes = {r.spec.get("templateHash") for r in revisions}
+    template_hash = rollback["to"] if rollback.get("to") in hashes else desired_hash
     rollout = RolloutSpec.from_spec(
         name,
         spec,
@@ -197,12 +206,92 @@ def reconcile(store: Store, deployment: StoredObject, *, now: float, rng: random
     ]
     for revision in current_revisions:
         _sync_replicas(store, deployment, revision, owned, rng=rng, now=now)
-    current_number = next(
-        (int(r.spec["number"]) for r in current_revisions if r.spec["templateHash"] == template_hash), 0
-    )
-    status = {**step.status.to_dict(), "revision": current_number, "templateHash": template_hash}
+    numbers = {r.spec["templateHash"]: int(r.spec["number"]) for r in current_revisions}
+    # the last two revisions that were fully available: a revision that breaks after completing its
+    # rollout goes back to the one before it
+    last_available = deployment.status.get("lastAvailable")
+    previous_available = deployment.status.get("previousAvailable")
+    if _complete(step.status, rollout.replicas) and template_hash != last_available:
+        last_available, previous_available = template_hash, last_available
+    status: dict[str, Any] = {
+        **step.status.to_dict(),
+        "revision": numbers.get(template_hash, 0),
+        "templateHash": template_hash,
+        "lastAvailable": last_available,
+        "previousAvailable": previous_available,
+    }
+    good = last_available if last_available != desired_hash else previous_available
+    if not rollback and spec.strategy.auto_rollback and good and good != desired_hash and good in numbers:
+        cause = _failure(step.status, owned, desired_hash, logs_dir=logs_dir)
+        if cause is not None:
+            rollback = {"from": desired_hash, "to": good, "cause": cause, "at": now}
+            bad_number = numbers.get(desired_hash, "?")
+            message = f"Rolled back from revision {bad_number} to revision {numbers[good]}: {cause}"
+            store.record_event(**ref, type="Warning", reason="RolledBack", message=message, now=now)
+            log.warning("deployment %s/%s: %s", namespace, name, message)
+    if rollback:
+        status["rollback"] = rollback
+        failed = numbers.get(rollback["from"], "?")
+        status["conditions"] = [
+            *status["conditions"],
+            {
+                "type": "Degraded",
+                "status": "True",
+                "reason": "RolledBack",
+                "message": f"revision {failed} failed and was rolled back: {rollback['cause']}. "
+                "Change the spec to try again.",
+                "lastUpdateTime": rollback["at"],
+                "lastTransitionTime": rollback["at"],
+            },
+        ]
     if deployment.status != status:
         store.update_status("ModelDeployment", namespace, name, status, now=now)
+
+
+def _complete(status: RolloutStatus, replicas: int) -> bool:
+    progressing = status.condition(ConditionType.PROGRESSING)
+    return (
+        progressing is not None
+        and progressing.reason == "NewReplicaSetAvailable"
+        and status.updated_replicas >= replicas
+        and status.available_replicas >= replicas
+    )
+
+
+def _failure(
+    status: RolloutStatus, owned: Sequence[StoredObject], template_hash: str, *, logs_dir: Path | None
+) -> str | None:
+    """Why the revision `template_hash` is failing, or None: past its progress deadline, a replica
+    crash-looping, or a replica that lost readiness after it had taken traffic."""
+    progressing = status.condition(ConditionType.PROGRESSING)
+    if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
+        return f"it did not become available in time ({progressing.message})"
+    for replica in owned:
+        if replica.spec.get("revision") != template_hash or replica.deletion_timestamp is not None:
+            continue
+        state = replica.status
+        waiting = state.get("waiting") or {}
+        if waiting.get("reason") == "CrashLoopBackOff":
+            last = state.get("lastExit") or {}
+            tail = _log_tail(logs_dir, replica)
+            exited = f"last exit {last.get('reason')}, code {last.get('code')}"
+            return f"replica {replica.name} is crash-looping ({exited})" + (
+                f"; its log ends: {tail}" if tail else ""
+            )
+        if state.get("everReady") and not state.get("ready") and state.get("phase") == "Running":
+            return f"replica {replica.name} failed its readiness probe after taking traffic"
+    return None
+
+
+def _log_tail(logs_dir: Path | None, replica: StoredObject, lines: int = 3) -> str:
+    if logs_dir is None:
+        return ""
+    path = log_path(logs_dir.parent, replica.namespace, replica.name)
+    try:
+        text = path.read_bytes()[-4096:].decode(errors="replace")
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
 
 
 def _sync_replicas(

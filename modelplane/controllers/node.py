@@ -151,6 +151,10 @@ class NodeAgent:
             status = await supervisor.tick(time.time())
             data = dump(status)
             data["usage"] = self._usage(key, supervisor, now=time.time())
+            same_process = obj.status.get("pid") == data.get("pid")
+            data["everReady"] = bool(data.get("ready")) or (
+                same_process and bool(obj.status.get("everReady"))
+            )
             if data != obj.status and key not in self.stopping:
                 self.store.update_status("Replica", replica.namespace, replica.name, data, now=time.time())
                 self._events(replica, before=obj.status, after=data, now=time.time())

@@ -98,6 +98,11 @@ class ServedModel:
             serving = f"version '{self.config.version}'" if self.config.version else "no named version"
             raise ModelNotFound(f"model '{self.name}' has no version '{version}'; it serves {serving}.")
 
+    def healthy(self) -> bool:
+        """A model's own readiness check (`healthy()`, e.g. a python model's), when it has one."""
+        check = getattr(self.model, "healthy", None)
+        return bool(check()) if callable(check) else True
+
     def ready_batcher(self) -> Batcher:
         if self.state is ModelState.READY and self.batcher is not None:
             return self.batcher
@@ -255,6 +260,10 @@ class ModelServer:
         if waiting:
             detail = "; ".join(f"model '{s.name}' is {s.state.value.lower()}" for s in waiting)
             return _json({"ready": False, "error": f"server is not ready: {detail}"}, 503)
+        unhealthy = [s.name for s in self.models.values() if not s.healthy()]
+        if unhealthy:
+            detail = ", ".join(f"model '{n}'" for n in unhealthy)
+            return _json({"ready": False, "error": f"server is not ready: {detail} reports unhealthy"}, 503)
         return _json({"ready": True})
 
     def server_metadata(self) -> Response:
@@ -280,9 +289,11 @@ class ModelServer:
         return _json(payload)
 
     def _model_ready(self, served: ServedModel) -> Response:
-        if served.state is ModelState.READY and not self.stopping:
+        if served.state is ModelState.READY and not self.stopping and served.healthy():
             return _json({"name": served.name, "ready": True})
         reason = served.error or f"model is {served.state.value.lower()}"
+        if served.state is ModelState.READY:
+            reason = "the model reports unhealthy"
         if self.stopping:
             reason = "server is shutting down"
         return _json({"name": served.name, "ready": False, "error": reason}, 503)

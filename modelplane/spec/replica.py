@@ -107,6 +107,8 @@ class ReplicaStatus(SpecModel):
     message: str = ""
     limits_enforced: bool | None = None
     usage: ReplicaUsage | None = None
+    ever_ready: bool = False
+    """Sticky: the replica was ready (took traffic) at some point of its current process."""
 
 
 class Replica(SpecModel):

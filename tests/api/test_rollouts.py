@@ -9,6 +9,7 @@ from typing import Any
 
 from tests.api.conftest import ControlPlane, Load
 from tests.api.test_controlplane import ACCEL_BODY
+from tests.conftest import wait_for
 
 SPEC = """
 apiVersion: modelplane.dev/v1alpha1
@@ -77,3 +78,90 @@ def test_a_rolling_update_under_load_fails_no_request_and_respects_the_bounds(
     assert versions(control_plane) == {"v1"}
     renumbered = control_plane.cli("rollout", "history", "accel").stdout
     assert any(line.split()[:2] == ["3", "v1"] for line in renumbered.splitlines()), renumbered
+
+
+BROKEN = """
+class Broken:
+    def load(self):
+        raise RuntimeError("weights are corrupt")
+
+    def predict(self, inputs):
+        return inputs
+"""
+
+FADING = """
+import time
+import numpy as np
+
+
+class Fading:
+    def load(self):
+        self.loaded = time.monotonic()
+
+    def healthy(self):
+        return time.monotonic() - self.loaded < 4
+
+    def predict(self, inputs):
+        return {"output0": np.asarray(inputs["input0"], dtype=np.float64).sum(axis=1)}
+"""
+
+GOOD_THEN = """
+apiVersion: modelplane.dev/v1alpha1
+kind: ModelDeployment
+metadata: {{name: accel}}
+spec:
+  model: {model}
+  replicas: 2
+  probes: {{readiness: {{periodSeconds: 1}}}}
+  strategy: {{type: RollingUpdate, rollingUpdate: {{maxSurge: 1, maxUnavailable: 0}}}}
+"""
+
+
+def _rolled_back(plane: ControlPlane) -> dict[str, Any]:
+    return dict(plane.deployment("accel")["status"].get("rollback") or {})
+
+
+def test_a_version_that_fails_to_load_is_rolled_back_by_itself(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    (tmp_path / "broken.py").write_text(BROKEN)
+    control_plane.apply(
+        GOOD_THEN.format(model="{format: simulated, version: v1, params: {latencyMs: 5}}"), tmp_path
+    )
+    control_plane.wait_ready("accel", 2)
+    with Load(control_plane.ingress, "/v2/models/accel/infer", ACCEL_BODY, clients=8) as load:
+        load.wait_for_more(100)
+        control_plane.apply(
+            GOOD_THEN.format(model="{uri: ./broken.py:Broken, format: python, version: v2}"), tmp_path
+        )
+        wait_for(lambda: bool(_rolled_back(control_plane)), timeout=90, what="the automatic rollback")
+        wait_for(lambda: versions(control_plane) == {"v1"}, timeout=60, what="only v1 replicas")
+        load.wait_for_more(100)
+    assert load.failures == [], load.failures[:5]
+    cause = _rolled_back(control_plane)["cause"]
+    assert "crash-looping" in cause and "weights are corrupt" in cause, cause
+    described = control_plane.cli("describe", "md", "accel").stdout
+    assert "Degraded" in described and "RolledBack" in described
+    assert "RolledBack" in control_plane.cli("events").stdout
+
+
+def test_a_version_that_loses_readiness_after_taking_traffic_is_rolled_back(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    (tmp_path / "fading.py").write_text(FADING)
+    control_plane.apply(
+        GOOD_THEN.format(model="{format: simulated, version: v1, params: {latencyMs: 5}}"), tmp_path
+    )
+    control_plane.wait_ready("accel", 2)
+    with Load(control_plane.ingress, "/v2/models/accel/infer", ACCEL_BODY, clients=8) as load:
+        load.wait_for_more(100)
+        control_plane.apply(
+            GOOD_THEN.format(model="{uri: ./fading.py:Fading, format: python, version: v2}"), tmp_path
+        )
+        wait_for(lambda: bool(_rolled_back(control_plane)), timeout=90, what="the automatic rollback")
+        wait_for(lambda: versions(control_plane) == {"v1"}, timeout=60, what="only v1 replicas")
+        load.wait_for_more(100)
+    assert load.failures == [], load.failures[:5]
+    assert "failed its readiness probe after taking traffic" in _rolled_back(control_plane)["cause"]
+    # the failed revision is not retried until the spec changes
+    assert versions(control_plane) == {"v1"}

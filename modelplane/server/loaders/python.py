@@ -58,6 +58,16 @@ class PythonModel:
     def outputs(self) -> Sequence[TensorSpec]:
         return self._discovered if self._declared is None else tuple(self._declared.values())
 
+    def healthy(self) -> bool:
+        """The class's own `healthy()` when it has one (a custom readiness check); True otherwise."""
+        check = getattr(self._instance, "healthy", None)
+        if not callable(check):
+            return True
+        try:
+            return bool(check())
+        except Exception:
+            return False
+
     def predict(self, inputs: Mapping[str, Array], outputs: frozenset[str]) -> Mapping[str, Array]:
         result = self._instance.predict(dict(inputs))
         if isinstance(result, Mapping):
