@@ -56,6 +56,11 @@ class Gone(ApiError):
     reason = "Expired"
 
 
+class TooManyRequests(ApiError):
+    status = 429
+    reason = "TooManyRequests"
+
+
 class Invalid(ApiError):
     status = 422
     reason = "Invalid"

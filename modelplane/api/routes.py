@@ -19,13 +19,14 @@ import orjson
 
 from modelplane.api import auth
 from modelplane.api.endpoints import endpoints_table
-from modelplane.api.errors import ApiError, BadRequest, Conflict, Gone, Invalid, NotFound
+from modelplane.api.errors import ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, TooManyRequests
+from modelplane.controllers import deployments, disruption
 from modelplane.controllers.node import log_path
 from modelplane.net.errors import HttpError, MethodNotAllowed
 from modelplane.net.http import Deferred, Request, Response
 from modelplane.runtime import read_log
 from modelplane.server.deployments import resolve_uri
-from modelplane.spec import KINDS, ModelDeployment, load_text
+from modelplane.spec import KINDS, ModelDeployment, ModelDeploymentSpec, load_text
 from modelplane.store import Store, parse_selector
 from modelplane.store import errors as store_errors
 
@@ -46,7 +47,8 @@ def render_error(error: HttpError) -> Response:
     body: dict[str, Any] = {"error": str(error), "reason": getattr(error, "reason", type(error).__name__)}
     if isinstance(error, ApiError) and error.details:
         body["details"] = error.details
-    return Response(error.status, orjson.dumps(body))
+    headers = ((b"retry-after", b"5"),) if error.status == 429 else ()
+    return Response(error.status, orjson.dumps(body), headers=headers)
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -154,6 +156,9 @@ class Api:
         if not rest:
             _require(request, "GET")
             return self.list(kind, query)
+        if kind == "NodePool" and len(rest) == 2 and rest[1] in ("cordon", "uncordon"):
+            _require(request, "POST")
+            return self.cordon(rest[0], cordoned=rest[1] == "cordon")
         if kind in CLUSTER_SCOPED and len(rest) == 1:
             namespace, name = "", rest[0]
         elif len(rest) >= 2:
@@ -163,6 +168,9 @@ class Api:
         if rest[2:] == ["scale"] and kind == "ModelDeployment":
             _require(request, "POST")
             return self.scale(namespace, name, request.body)
+        if rest[2:] == ["eviction"] and kind == "Replica":
+            _require(request, "POST")
+            return self.evict(namespace, name)
         if rest[2:]:
             raise NotFound(f"no route for {request.method} {request.path}.")
         if request.method == "GET":
@@ -275,6 +283,50 @@ class Api:
             name,
             spec=spec,
             expected_rv=stored.resource_version,
+            now=self.clock(),
+        )
+        self.hub.notify()
+        return _json(updated.to_json())
+
+    def evict(self, namespace: str, name: str) -> Response:
+        """The Eviction API: a graceful delete that the deployment's disruption budget may refuse (429)."""
+        now = self.clock()
+        replica = self.store.get("Replica", namespace, name)
+        deployment = self.store.find("ModelDeployment", namespace, replica.spec.get("deployment", ""))
+        status = None
+        if deployment is not None:
+            spec = ModelDeploymentSpec.model_validate(deployment.spec)
+            desired = deployments.desired_replicas(deployment.spec)
+            budget = disruption.effective_budget(spec.disruption_budget, desired)
+            owned = [
+                deployments.facts(r)
+                for r in self.store.list("Replica", namespace=namespace)
+                if r.spec.get("deployment") == deployment.name
+            ]
+            if budget is not None:
+                status = disruption.budget_status(
+                    budget, deployment=deployment.name, namespace=namespace, desired_replicas=desired,
+                    replicas=owned, now=now,
+                )  # fmt: skip
+        decision = disruption.decide_eviction(status, deployments.facts(replica), now=now)
+        if isinstance(decision, disruption.Refuse):
+            raise TooManyRequests(decision.message)
+        self.store.mark_deleted("Replica", namespace, name, now=now)
+        self.store.record_event(
+            kind="Replica", namespace=namespace, name=name, type="Normal", reason="Evicted",
+            message=decision.reason, now=now,
+        )  # fmt: skip
+        self.hub.notify()
+        return _json({"evicted": True, "reason": decision.reason})
+
+    def cordon(self, name: str, *, cordoned: bool) -> Response:
+        pool = self.store.get("NodePool", "", name)
+        updated = self.store.update(
+            "NodePool",
+            "",
+            name,
+            spec={**pool.spec, "unschedulable": cordoned},
+            expected_rv=None,
             now=self.clock(),
         )
         self.hub.notify()

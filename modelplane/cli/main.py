@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from modelplane import __version__
-from modelplane.cli import objects, observing, rollouts, routing, running, serving, validating
+from modelplane.cli import draining, objects, observing, rollouts, routing, running, serving, validating
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,6 +28,9 @@ for command in (
     objects.delete,
     objects.scale,
     rollouts.rollout,
+    draining.cordon,
+    draining.uncordon,
+    draining.drain,
     observing.logs,
     observing.events,
     observing.top,

@@ -55,7 +55,9 @@ class Scheduling:
         waiting = [r for r in replicas if r.spec.pool is None and r.deletion_timestamp is None]
         if not waiting:
             return
-        built = build_pools(self.machine, [nodepool_of(p) for p in self.store.list("NodePool")])
+        nodepools = [nodepool_of(p) for p in self.store.list("NodePool")]
+        cordoned = [p.metadata.name for p in nodepools if p.spec.unschedulable]
+        built = build_pools(self.machine, nodepools, cordoned=cordoned)
         for warning in built.warnings:
             if warning not in self._warned:
                 self._warned.add(warning)

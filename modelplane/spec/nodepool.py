@@ -25,6 +25,8 @@ class NodePoolSpec(SpecModel):
     """Matched by `nodeSelector` of deployments and jobs."""
     taints: list[Taint] = Field(default_factory=list)
     """Keep away replicas that do not tolerate them, e.g. [{key: nvidia.com/gpu, effect: NoSchedule}]."""
+    unschedulable: bool = False
+    """Cordoned (kubectl cordon): no new replica is placed here; `modelplane drain` sets it."""
 
 
 class NodePool(Object):
