@@ -24,12 +24,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from modelplane.controllers import admission
 from modelplane.controllers.node import log_path
 from modelplane.controllers.replicas import ReplicaFacts, choose_victims, count_replicas
 from modelplane.controllers.revisions import RevisionState
 from modelplane.controllers.rollout import RolloutSpec, plan_rollout
 from modelplane.controllers.rollout_status import Condition, ConditionStatus, ConditionType, RolloutStatus
-from modelplane.spec import ModelDeploymentSpec
+from modelplane.spec import ModelDeploymentSpec, NamespaceSpec
 from modelplane.spec.replica import Replica, ReplicaSpec
 from modelplane.store import AlreadyExists, NotFound, Store, StoredObject
 
@@ -204,8 +205,10 @@ def reconcile(
     current_revisions = [
         r for r in store.list(REVISION, namespace=namespace) if r.spec.get("deployment") == name
     ]
-    for revision in current_revisions:
-        _sync_replicas(store, deployment, revision, owned, rng=rng, now=now)
+    refusals = [
+        _sync_replicas(store, deployment, revision, owned, rng=rng, now=now) for revision in current_revisions
+    ]
+    refusal = next((r for r in refusals if r), None)
     numbers = {r.spec["templateHash"]: int(r.spec["number"]) for r in current_revisions}
     # the last two revisions that were fully available: a revision that breaks after completing its
     # rollout goes back to the one before it
@@ -229,6 +232,11 @@ def reconcile(
             message = f"Rolled back from revision {bad_number} to revision {numbers[good]}: {cause}"
             store.record_event(**ref, type="Warning", reason="RolledBack", message=message, now=now)
             log.warning("deployment %s/%s: %s", namespace, name, message)
+    if refusal is not None:
+        status["conditions"] = [
+            *status["conditions"],
+            {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": refusal},
+        ]
     if rollback:
         status["rollback"] = rollback
         failed = numbers.get(rollback["from"], "?")
@@ -302,16 +310,31 @@ def _sync_replicas(
     *,
     rng: random.Random,
     now: float,
-) -> None:
-    """The ReplicaSet controller for one revision: as many live replicas as `spec.replicas`."""
+) -> str | None:
+    """The ReplicaSet controller for one revision: as many live replicas as `spec.replicas`. Returns
+    the quota refusal that stopped a creation, if any (the deployment shows it as ReplicaFailure)."""
     template_hash = revision.spec["templateHash"]
     mine = [r for r in owned if r.spec.get("revision") == template_hash]
     live = [facts(r) for r in mine if r.deletion_timestamp is None]
     diff = int(revision.spec["replicas"]) - len(live)
     ref = {"kind": "ModelDeployment", "namespace": deployment.namespace, "name": deployment.name}
     if diff > 0:
+        stored_ns = store.find("Namespace", "", deployment.namespace)
+        namespace = NamespaceSpec.model_validate(stored_ns.spec) if stored_ns is not None else None
+        resources = admission.with_defaults(revision.spec["template"].get("resources") or {}, namespace)
         for _ in range(diff):
-            replica = _create_replica(store, deployment, revision, rng=rng, now=now)
+            used = [
+                admission.demand_of(r.spec.get("resources") or {})
+                for r in store.list("Replica", namespace=deployment.namespace)
+                if r.status.get("phase") != "Terminated"
+            ]
+            refusal = admission.check_quota(
+                deployment.namespace, namespace, requested=admission.demand_of(resources), used=used
+            )
+            if refusal is not None:
+                store.record_event(**ref, type="Warning", reason="FailedCreate", message=refusal, now=now)
+                return refusal
+            replica = _create_replica(store, deployment, revision, resources=resources, rng=rng, now=now)
             store.record_event(
                 **ref,
                 type="Normal",
@@ -326,13 +349,20 @@ def _sync_replicas(
             store.record_event(
                 **ref, type="Normal", reason="SuccessfulDelete", message=f"Deleted replica: {victim}", now=now
             )
+    return None
 
 
 def _create_replica(
-    store: Store, deployment: StoredObject, revision: StoredObject, *, rng: random.Random, now: float
+    store: Store,
+    deployment: StoredObject,
+    revision: StoredObject,
+    *,
+    resources: Mapping[str, Any],
+    rng: random.Random,
+    now: float,
 ) -> Replica:
     for _ in range(10):  # a random suffix may be taken already: draw another
-        replica = new_replica(deployment, revision, rng)
+        replica = new_replica(deployment, revision, rng, resources=resources)
         try:
             store.create(
                 "Replica",
@@ -368,7 +398,13 @@ def _delete_everything(
     store.remove("ModelDeployment", deployment.namespace, deployment.name)
 
 
-def new_replica(deployment: StoredObject, revision: StoredObject, rng: random.Random) -> Replica:
+def new_replica(
+    deployment: StoredObject,
+    revision: StoredObject,
+    rng: random.Random,
+    *,
+    resources: Mapping[str, Any] | None = None,
+) -> Replica:
     suffix = "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
     template = revision.spec["template"]
     template_hash = revision.spec["templateHash"]
@@ -384,7 +420,7 @@ def new_replica(deployment: StoredObject, revision: StoredObject, rng: random.Ra
             revision=template_hash,
             version=template["model"].get("version") or "v1",
             port=0,
-            resources=template.get("resources") or {},
+            resources=resources if resources is not None else (template.get("resources") or {}),
             probes=template.get("probes") or {},
             grace_seconds=int(template.get("terminationGracePeriodSeconds", 30)),
             template=dict(template),
