@@ -5,7 +5,17 @@ from __future__ import annotations
 import click
 
 from modelplane import __version__
-from modelplane.cli import draining, objects, observing, rollouts, routing, running, serving, validating
+from modelplane.cli import (
+    draining,
+    linting,
+    objects,
+    observing,
+    rollouts,
+    routing,
+    running,
+    serving,
+    validating,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,6 +45,7 @@ for command in (
     observing.events,
     observing.top,
     validating.validate,
+    linting.lint,
     validating.schema,
     serving.serve,
     routing.router,

@@ -19,6 +19,7 @@ import click
 from modelplane.cli import describing, fields, printing
 from modelplane.cli.client import ApiClient, RequestFailed, connect, connection_options
 from modelplane.cli.kinds import KindInfo, UnknownKind, for_kind, resolve, valid_names
+from modelplane.cli.linting import finding_lines
 from modelplane.spec import Loaded, load_paths
 from modelplane.spec.meta import DEFAULT_NAMESPACE
 
@@ -136,6 +137,9 @@ def apply(paths: tuple[Path, ...], server: str | None, token: str | None) -> Non
     nothing is sent. Then each file goes to the control plane, which answers per object:
 
         modeldeployment.modelplane.dev/iris created|configured|unchanged
+
+    Once a file is applied, the risks `modelplane lint` finds in its objects are printed on stderr as
+    `Warning: FILE:LINE: Kind/name: field: message Fix: …`; they never fail the apply.
     """
     if not paths:
         raise click.UsageError("give the spec files with -f FILE (or -f DIR).")
@@ -146,9 +150,17 @@ def apply(paths: tuple[Path, ...], server: str | None, token: str | None) -> Non
         # baseDir: relative model URIs are relative to the spec file, not to the control plane's cwd.
         query = {"file": str(file), "baseDir": str(file.resolve().parent)}
         answer = client.post_yaml(f"{API}/apply", file.read_text(encoding="utf-8-sig"), query)
+        # Like kubectl's server warnings: after the object is accepted, before its result line.
+        for warning in apply_warnings([item for item in loaded if item.file == file]):
+            click.echo(warning, err=True)
         for result in (answer or {}).get("results") or []:
             kind = str(result.get("kind") or "")
             click.echo(f"{resource_of(kind)}/{result.get('name')} {result.get('result')}")
+
+
+def apply_warnings(loaded: Sequence[Loaded]) -> list[str]:
+    """`Warning: FILE:LINE: Kind/name: field: message Fix: …`, one per lint finding of `loaded`."""
+    return [f"Warning: {line}" for line in finding_lines(loaded)]
 
 
 # --- get ---------------------------------------------------------------------------------------
