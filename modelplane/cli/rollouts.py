@@ -22,7 +22,7 @@ DEFAULT_NAMESPACE = "default"
 
 @click.group()
 def rollout() -> None:
-    """Follow and steer rollouts: status, history, undo."""
+    """Follow and steer rollouts: status, history, undo, pause, resume."""
 
 
 def _revisions(client: ApiClient, namespace: str, name: str) -> list[dict[str, Any]]:
@@ -161,21 +161,56 @@ def undo(name: str, to_revision: int, namespace: str | None, server: str | None,
     for key, value in template.items():
         if key not in ("replicas", "autoscaling", "traffic", "strategy"):
             spec[key] = value
+    _put(client, deployment, spec)
+    click.echo(f"modeldeployment.modelplane.dev/{name} rolled back to revision {to_revision}")
+
+
+def _put(client: ApiClient, deployment: dict[str, Any], spec: dict[str, Any]) -> None:
+    """Replace the deployment's spec, guarded by the resourceVersion it was read at (409 if stale)."""
+    meta = deployment["metadata"]
+    namespace = meta.get("namespace", DEFAULT_NAMESPACE)
     body = {
         "apiVersion": deployment.get("apiVersion", "modelplane.dev/v1alpha1"),
         "kind": "ModelDeployment",
         "metadata": {
-            "name": name,
-            "namespace": ns,
-            "labels": fields.field(deployment, "metadata", "labels") or {},
-            "resourceVersion": fields.field(deployment, "metadata", "resourceVersion"),
+            "name": meta["name"],
+            "namespace": namespace,
+            "labels": meta.get("labels") or {},
+            "resourceVersion": meta.get("resourceVersion"),
         },
         "spec": spec,
     }
-    client.request(
-        "PUT",
-        f"{API}/modeldeployments/{ns}/{name}",
-        body=json.dumps(body).encode(),
-        content_type="application/json",
-    )
-    click.echo(f"modeldeployment.modelplane.dev/{name} rolled back to revision {to_revision}")
+    path = f"{API}/modeldeployments/{namespace}/{meta['name']}"
+    client.request("PUT", path, body=json.dumps(body).encode(), content_type="application/json")
+
+
+def _set_paused(
+    name: str, paused: bool, namespace: str | None, server: str | None, token: str | None
+) -> None:
+    client = connect(server, token)
+    ns = namespace or DEFAULT_NAMESPACE
+    deployment = client.get(f"{API}/modeldeployments/{ns}/{name}")
+    word = "paused" if paused else "resumed"
+    if bool((deployment.get("spec") or {}).get("paused")) == paused:
+        click.echo(f"modeldeployment.modelplane.dev/{name} already {word}")
+        return
+    _put(client, deployment, {**deployment["spec"], "paused": paused})
+    click.echo(f"modeldeployment.modelplane.dev/{name} {word}")
+
+
+@rollout.command()
+@click.argument("name")
+@namespace_option
+@connection_options
+def pause(name: str, namespace: str | None, server: str | None, token: str | None) -> None:
+    """Stop rolling out template changes; scaling still works (kubectl rollout pause)."""
+    _set_paused(name, True, namespace, server, token)
+
+
+@rollout.command()
+@click.argument("name")
+@namespace_option
+@connection_options
+def resume(name: str, namespace: str | None, server: str | None, token: str | None) -> None:
+    """Roll out template changes again (kubectl rollout resume)."""
+    _set_paused(name, False, namespace, server, token)

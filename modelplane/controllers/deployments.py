@@ -150,6 +150,7 @@ def reconcile(
         template_hash=template_hash,
         generation=deployment.generation,
         replicas=desired_replicas(deployment.spec),
+        paused=spec.paused,
     )
     replica_facts = [facts(r) for r in owned]
     states = [revision_state(r, replica_facts, min_ready=spec.min_ready_seconds, now=now) for r in revisions]

@@ -147,6 +147,8 @@ class ModelDeploymentSpec(SpecModel):
     """Old versions kept for rollback."""
     min_ready_seconds: int = Field(default=0, ge=0)
     """A replica counts as available after being ready this long."""
+    paused: bool = False
+    """A paused deployment does not roll out template changes (`modelplane rollout pause`)."""
     termination_grace_period_seconds: int = Field(default=30, ge=0)
     """Seconds a stopping replica gets to finish in-flight requests before it is killed."""
 

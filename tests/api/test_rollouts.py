@@ -165,3 +165,30 @@ def test_a_version_that_loses_readiness_after_taking_traffic_is_rolled_back(
     assert "failed its readiness probe after taking traffic" in _rolled_back(control_plane)["cause"]
     # the failed revision is not retried until the spec changes
     assert versions(control_plane) == {"v1"}
+
+
+def test_a_paused_deployment_rolls_out_nothing_until_resumed(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    one = SPEC.replace("replicas: 4", "replicas: 1")
+    control_plane.apply(one.format(version="v1"), tmp_path)
+    control_plane.wait_ready("accel", 1)
+    paused = control_plane.cli("rollout", "pause", "accel")
+    assert paused.returncode == 0 and "paused" in paused.stdout, paused.stderr
+    # apply sets the whole spec (no three-way merge): the file keeps the deployment paused
+    control_plane.apply(one.format(version="v2") + "  paused: true\n", tmp_path)
+
+    def observed() -> bool:
+        deployment = control_plane.deployment("accel")
+        status = deployment["status"]
+        reasons = {c.get("reason") for c in status.get("conditions", [])}
+        return (
+            status.get("observedGeneration") == deployment["metadata"]["generation"]
+            and "DeploymentPaused" in reasons
+        )
+
+    wait_for(observed, timeout=30, what="the controller to see the paused change")
+    assert versions(control_plane) == {"v1"}
+    assert control_plane.cli("rollout", "resume", "accel").returncode == 0
+    assert control_plane.cli("rollout", "status", "accel", "--timeout", "120").returncode == 0
+    assert versions(control_plane) == {"v2"}
