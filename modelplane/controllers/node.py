@@ -36,6 +36,7 @@ log = logging.getLogger("modelplane.node")
 
 Key = tuple[str, str]
 USAGE_PERIOD_S = 5.0
+ENDPOINT_PROPAGATION_S = 1.0
 # Replica ports come from below Linux's ephemeral range (32768-60999), so the router's own outgoing
 # connections never take a port a replica is about to bind.
 PORT_RANGE = (20000, 32000)
@@ -246,6 +247,11 @@ class NodeAgent:
                 with contextlib.suppress(Exception):
                     await ticking
             supervisor = self.supervisors[key]
+            if remove and supervisor.status.ready:
+                # Kubernetes' preStop sleep: the endpoint is already `terminating`; give the router
+                # time to learn it (it does within 1 s) before SIGTERM closes the replica's socket, so
+                # no new request is sent to a replica that no longer accepts connections.
+                await asyncio.sleep(ENDPOINT_PROPAGATION_S)
             status = await supervisor.stop(time.time())
             if status.phase is not ReplicaPhase.TERMINATED or status.message.endswith("left behind"):
                 log.error("replica %s/%s: could not be stopped (%s); retrying", *key, status.message)

@@ -310,13 +310,27 @@ class Proxy:
                     del self._down[replica]
             if self._down:
                 avoid = {*forward.tried, *self._down}
-        return choose_replica(
+        endpoint = choose_replica(
             route.serving.get(forward.version, ()),
             route.gate.load,
             limit=route.gate.concurrency,
             rng=self.rng,
             avoid=avoid,
         )
+        if endpoint is not None and endpoint.replica in forward.tried and "/versions/" not in forward.path:
+            # a retry with no other replica of its version (e.g. mid-rollout): any other version's
+            # replica answers better than the one that just failed; a pinned version never moves
+            everyone = tuple(e for endpoints in route.serving.values() for e in endpoints)
+            other = choose_replica(
+                everyone,
+                route.gate.load,
+                limit=route.gate.concurrency,
+                rng=self.rng,
+                avoid=set(forward.tried),
+            )
+            if other is not None and other.replica not in forward.tried:
+                return other
+        return endpoint
 
     def _send(self, forward: Forward, endpoint: Endpoint) -> None:
         forward.replica = endpoint
