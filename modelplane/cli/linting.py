@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from modelplane.cli.validating import filenames_option
 from modelplane.spec import Loaded, load_paths
 from modelplane.spec.linting import lint as lint_objects
 
@@ -23,15 +24,7 @@ def finding_lines(loaded: Sequence[Loaded]) -> list[str]:
 
 
 @click.command()
-@click.option(
-    "-f",
-    "--filename",
-    "paths",
-    multiple=True,
-    required=True,
-    type=click.Path(path_type=Path),
-    help="A spec file, or a directory of *.yaml / *.yml files. Repeat for several.",
-)
+@filenames_option
 @click.option("--strict", is_flag=True, help="Exit 1 when there is any finding, not only on invalid files.")
 def lint(paths: tuple[Path, ...], strict: bool) -> None:
     """List risky settings of spec files, each with its fix: a missing memory limit or disruption

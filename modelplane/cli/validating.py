@@ -21,8 +21,7 @@ def _summary(file: Path, objects: list[Loaded]) -> str:
     return f"{file}: {len(objects)} {noun} valid ({names})"
 
 
-@click.command()
-@click.option(
+filenames_option = click.option(
     "-f",
     "--filename",
     "paths",
@@ -31,6 +30,11 @@ def _summary(file: Path, objects: list[Loaded]) -> str:
     type=click.Path(path_type=Path),
     help="A spec file, or a directory of *.yaml / *.yml files. Repeat for several.",
 )
+"""The `-f FILE|DIR` option of the commands that read spec files."""
+
+
+@click.command()
+@filenames_option
 def validate(paths: tuple[Path, ...]) -> None:
     """Check spec files and report every error with its file, line and field.
 

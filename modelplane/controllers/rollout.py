@@ -59,7 +59,7 @@ from modelplane.controllers.revisions import (
     sync_revision_number,
     undo_target,
 )
-from modelplane.controllers.rollout_scaling import plan_scaling
+from modelplane.controllers.rollout_scaling import plan_scaling, status_of
 from modelplane.controllers.rollout_spec import (
     RolloutSpec,
     RolloutStep,
@@ -77,7 +77,6 @@ from modelplane.controllers.rollout_status import (
     ConditionType,
     Reason,
     RolloutStatus,
-    calculate_status,
     check_paused_conditions,
     is_complete,
     new_condition,
@@ -176,15 +175,7 @@ def _finish(
 ) -> RolloutStep:
     """Status (syncRolloutStatus) and history cleanup around a step; counts are the pre-step ones."""
     revisions = [*olds, *([new] if new is not None else [])]
-    status = calculate_status(
-        revisions,
-        new,
-        replicas=spec.replicas,
-        max_unavailable=max_unavailable(spec),
-        generation=spec.generation,
-        previous=previous,
-        now=now,
-    )
+    status = status_of(spec, new, olds, previous=previous, now=now)
     deadline, replicas, generation = spec.progress_deadline_seconds, spec.replicas, spec.generation
     status = sync_progress(
         status,

@@ -42,16 +42,7 @@ def plan_scaling(
     changes = _proportional(spec, new, olds, previous_replicas=previous.replicas)
     moved = [c for c in changes if c.event is not None]
     summary = "; ".join(c.event or "" for c in moved) if moved else "no change"
-    revisions = [*olds, *([new] if new is not None else [])]
-    status = calculate_status(
-        revisions,
-        new,
-        replicas=spec.replicas,
-        max_unavailable=max_unavailable(spec),
-        generation=spec.generation,
-        previous=previous,
-        now=now,
-    )
+    status = status_of(spec, new, olds, previous=previous, now=now)
     delete = cleanup_history(olds, spec.revision_history_limit) if spec.paused else ()
     return RolloutStep(status=status, scale=changes, delete=delete, summary=summary)
 
@@ -123,3 +114,23 @@ def _proportion(
             fraction = int(size + 0.5) - revision.spec_replicas  # RoundToInt32, size ≥ 0
     allowed = to_add - added
     return min(fraction, allowed) if to_add > 0 else max(fraction, allowed)
+
+
+def status_of(
+    spec: RolloutSpec,
+    new: RevisionState | None,
+    olds: Sequence[RevisionState],
+    *,
+    previous: RolloutStatus,
+    now: float,
+) -> RolloutStatus:
+    """The deployment's counts and conditions over all its revisions (calculateStatus)."""
+    return calculate_status(
+        [*olds, *([new] if new is not None else [])],
+        new,
+        replicas=spec.replicas,
+        max_unavailable=max_unavailable(spec),
+        generation=spec.generation,
+        previous=previous,
+        now=now,
+    )
