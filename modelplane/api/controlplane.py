@@ -2,6 +2,8 @@
 
 Loops (each supervised: an iteration that raises is logged loudly and the loop goes on):
 - deployments, every 0.5 s and on every store change: Replica objects from ModelDeployments;
+- jobs, every 0.5 s: Replica objects from Jobs, their completions, failures, deadlines and TTLs;
+- namespaces, every 0.5 s: phase Active / Terminating; a deleted one is emptied, then removed;
 - scheduling, every 0.5 s: Pending replicas onto pools;
 - node (the kubelet), every 0.1 s: processes, probes, restarts, draining, status;
 - notify, every 0.05 s: wakes long polls (watch, endpoints) when the resourceVersion moved.
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from modelplane.api import auth
 from modelplane.api.routes import Api, Hub, render_error
-from modelplane.controllers import deployments
+from modelplane.controllers import deployments, jobs, namespaces
 from modelplane.controllers.node import NodeAgent
 from modelplane.controllers.scheduling import Scheduling
 from modelplane.net.http import HttpServer
@@ -100,6 +102,17 @@ async def run(settings: Settings, *, on_listening: Callable[[int], None]) -> int
             except Exception:
                 log.exception("deployment %s/%s: reconcile failed", deployment.namespace, deployment.name)
 
+    async def reconcile_jobs() -> None:
+        now = time.time()
+        for job in store.list("Job"):
+            try:  # one broken Job never stops the others
+                jobs.reconcile(store, job, now=now, rng=rng, logs_dir=state_dir / "logs")
+            except Exception:
+                log.exception("job %s/%s: reconcile failed", job.namespace, job.name)
+
+    async def reconcile_namespaces() -> None:
+        namespaces.run_once(store, now=time.time())
+
     async def schedule() -> None:
         scheduling.run_once(now=time.time())
 
@@ -117,6 +130,8 @@ async def run(settings: Settings, *, on_listening: Callable[[int], None]) -> int
 
     async with asyncio.TaskGroup() as group:
         group.create_task(_every(0.5, "deployments", reconcile_deployments, stop))
+        group.create_task(_every(0.5, "jobs", reconcile_jobs, stop))
+        group.create_task(_every(0.5, "namespaces", reconcile_namespaces, stop))
         group.create_task(_every(0.5, "scheduling", schedule, stop))
         group.create_task(_every(0.1, "node", tick_node, stop))
         group.create_task(_every(0.05, "notify", notify, stop))

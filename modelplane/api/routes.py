@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,24 @@ import orjson
 
 from modelplane.api import auth
 from modelplane.api.endpoints import endpoints_table
-from modelplane.api.errors import ApiError, BadRequest, Conflict, Gone, Invalid, NotFound, TooManyRequests
-from modelplane.controllers import deployments, disruption
+from modelplane.api.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+)
+from modelplane.api.recommendations import recommendations_for
+from modelplane.controllers import deployments, disruption, jobs, namespaces
 from modelplane.controllers.node import log_path
 from modelplane.net.errors import HttpError, MethodNotAllowed
 from modelplane.net.http import Deferred, Request, Response
 from modelplane.runtime import read_log
 from modelplane.server.deployments import resolve_uri
-from modelplane.spec import KINDS, ModelDeployment, ModelDeploymentSpec, load_text
+from modelplane.spec import KINDS, Job, Loaded, ModelDeployment, ModelDeploymentSpec, load_text
 from modelplane.store import Store, parse_selector
 from modelplane.store import errors as store_errors
 
@@ -139,6 +149,9 @@ class Api:
         if head == "events":
             _require(request, "GET")
             return self.events(query)
+        if head == "recommendations":
+            _require(request, "GET")
+            return self.recommendations(query)
         if head == "logs" and len(parts) == 3:
             _require(request, "GET")
             return self.logs(parts[1], parts[2], query)
@@ -191,10 +204,11 @@ class Api:
         if result.errors:
             lines = [str(e) for e in result.errors]
             raise Invalid(f"{len(lines)} error(s) in the applied objects; nothing was stored.", details=lines)
+        self._admit_namespaces(result.objects)
         base_dir = Path(query["baseDir"]) if "baseDir" in query else None
         now = self.clock()
-        results = []
-        for loaded in result.objects:
+        prepared, refusals = [], []
+        for loaded in result.objects:  # every document is checked before any is stored
             obj = loaded.obj
             kind = obj.kind
             namespace = "" if kind in CLUSTER_SCOPED else obj.metadata.namespace
@@ -202,6 +216,18 @@ class Api:
             if isinstance(obj, ModelDeployment) and base_dir is not None:
                 model = obj.spec.model
                 spec["model"]["uri"] = resolve_uri(model.uri, format=model.format, base_dir=base_dir)
+            if isinstance(obj, Job):
+                existing = self.store.find(kind, namespace, obj.metadata.name)
+                try:
+                    spec = jobs.admit(existing, spec, base_dir=base_dir)
+                except jobs.JobRefused as error:
+                    refusals.append(f"{loaded.file}:{loaded.line}: Job/{obj.metadata.name}: {error}")
+            prepared.append((obj, kind, namespace, spec))
+        if refusals:
+            raise Invalid(f"{len(refusals)} object(s) refused; nothing was stored.", details=refusals)
+        results = []
+        prepared.sort(key=lambda item: item[1] != "Namespace")  # a file may declare its Namespace anywhere
+        for obj, kind, namespace, spec in prepared:
             stored, outcome = self.store.apply(
                 kind, namespace, obj.metadata.name, labels=dict(obj.metadata.labels), spec=spec, now=now
             )
@@ -210,6 +236,23 @@ class Api:
             )
         self.hub.notify()
         return _json({"results": results})
+
+    def _admit_namespaces(self, objects: Sequence[Loaded]) -> None:
+        """Refuse the whole request when an object's namespace is missing (404) or terminating (403)."""
+        stored = {ns.name: ns.deletion_timestamp is not None for ns in self.store.list("Namespace")}
+        declared = {loaded.obj.metadata.name for loaded in objects if loaded.obj.kind == "Namespace"}
+        refusals, lines = [], []
+        for loaded in objects:
+            obj = loaded.obj
+            if obj.kind in CLUSTER_SCOPED:
+                continue
+            refusal = namespaces.admit(obj.metadata.namespace, stored=stored, declared=declared)
+            if refusal is not None:
+                refusals.append(refusal)
+                lines.append(f"{loaded.file}:{loaded.line}: {obj.display_name}: {refusal.message}")
+        if refusals:
+            error = NotFound if any(not r.terminating for r in refusals) else Forbidden
+            raise error(namespaces.summarize(refusals), details=lines)
 
     def replace(self, kind: str, namespace: str, name: str, body: bytes) -> Response:
         """PUT: replace an object's spec and labels, refused (409) when metadata.resourceVersion is stale."""
@@ -259,12 +302,11 @@ class Api:
         return _json({"items": [i.to_json() for i in items], "resourceVersion": self.store.current_rv()})
 
     def delete(self, kind: str, namespace: str, name: str) -> Response:
-        if kind in ("ModelDeployment", "Replica"):
-            # drained by the controllers: replicas leave the router, then SIGTERM, grace, SIGKILL
-            stored = self.store.mark_deleted(kind, namespace, name, now=self.clock())
-        else:
-            stored = self.store.get(kind, namespace, name)
-            self.store.remove(kind, namespace, name)
+        if kind == "Namespace" and (forbidden := namespaces.undeletable(name)):
+            raise Forbidden(forbidden)
+        # graceful kinds are drained by the controllers (replicas leave the router, then SIGTERM,
+        # grace, SIGKILL; a namespace deletes everything in it first); other kinds go at once
+        stored = namespaces.delete_object(self.store, kind, namespace, name, now=self.clock())
         self.hub.notify()
         return _json(stored.to_json())
 
@@ -296,18 +338,13 @@ class Api:
         status = None
         if deployment is not None:
             spec = ModelDeploymentSpec.model_validate(deployment.spec)
-            desired = deployments.desired_replicas(deployment.spec)
-            budget = disruption.effective_budget(spec.disruption_budget, desired)
             owned = [
                 deployments.facts(r)
                 for r in self.store.list("Replica", namespace=namespace)
                 if r.spec.get("deployment") == deployment.name
             ]
-            if budget is not None:
-                status = disruption.budget_status(
-                    budget, deployment=deployment.name, namespace=namespace, desired_replicas=desired,
-                    replicas=owned, now=now,
-                )  # fmt: skip
+            # the same status the deployment controller shows in status.disruptionBudget, computed fresh
+            status = deployments.disruption_status(deployment, spec, owned, now=now)
         decision = disruption.decide_eviction(status, deployments.facts(replica), now=now)
         if isinstance(decision, disruption.Refuse):
             raise TooManyRequests(decision.message)
@@ -339,6 +376,20 @@ class Api:
             name=query.get("name") or None,
         )
         return _json({"items": [e.to_json() for e in events]})
+
+    def recommendations(self, query: dict[str, str]) -> Response:
+        """Right-sizing advice per deployment (`modelplane recommend`), from the recorded usage."""
+        window = _int(query, "window") if "window" in query else None
+        if window is not None and window <= 0:
+            raise BadRequest(f"query parameter window must be a number of seconds above 0; got {window}.")
+        answer = recommendations_for(
+            self.store,
+            namespace=query.get("namespace") or None,
+            deployment=query.get("deployment") or None,
+            window_s=window,
+            now=self.clock(),
+        )
+        return _json(answer)
 
     def logs(self, namespace: str, replica: str, query: dict[str, str]) -> Response:
         self.store.get("Replica", namespace, replica)

@@ -31,7 +31,14 @@ from modelplane.cli.fields import (
     timestamp,
 )
 from modelplane.cli.kinds import KindInfo
-from modelplane.cli.printing import event_object, event_time, format_table, replica_phase, restarts_text
+from modelplane.cli.printing import (
+    event_object,
+    event_time,
+    format_table,
+    job_state,
+    replica_phase,
+    restarts_text,
+)
 
 Pair = tuple[str, str]
 
@@ -137,6 +144,41 @@ def strategy_text(strategy: Any) -> list[Pair]:
     pairs.append(("Progress deadline", f"{show(strategy.get('progressDeadlineSeconds'), empty='600')}s"))
     pairs.append(("Auto rollback", show(strategy.get("autoRollback"), empty="true")))
     return pairs
+
+
+def _budget_of(spec: Mapping[str, Any], status: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """`status.disruptionBudget` (the controller's PodDisruptionBudget status); before the first
+    reconcile, the rule from the spec, the default being maxUnavailable 1 for more than one replica."""
+    budget = status.get("disruptionBudget")
+    if isinstance(budget, Mapping):
+        return budget
+    if isinstance(spec.get("disruptionBudget"), Mapping):
+        return {**spec["disruptionBudget"], "source": "spec"}
+    autoscaling = spec.get("autoscaling")
+    replicas = autoscaling.get("minReplicas", 1) if isinstance(autoscaling, Mapping) else spec.get("replicas")
+    return {"maxUnavailable": 1, "source": "default"} if isinstance(replicas, int) and replicas > 1 else None
+
+
+def budget_text(spec: Mapping[str, Any], status: Mapping[str, Any]) -> list[Pair]:
+    """`Disruption budget: maxUnavailable 1 (default for more than one replica)` and how many evictions
+    it allows now: `Allowed disruptions: 1 (2 healthy, 1 desired healthy, 2 expected)`."""
+    budget = _budget_of(spec, status)
+    if budget is None:
+        return [
+            ("Disruption budget", "none (default for a single replica: a drain evicts it at once)"),
+            ("Allowed disruptions", "any (no budget)"),
+        ]
+    rules = [
+        f"{key} {budget[key]}" for key in ("minAvailable", "maxUnavailable") if budget.get(key) is not None
+    ]
+    rule = rules[0] if rules else MISSING
+    source = "spec" if budget.get("source") == "spec" else "default for more than one replica"
+    allowed = MISSING
+    if budget.get("disruptionsAllowed") is not None:
+        healthy, desired = show(budget.get("currentHealthy")), show(budget.get("desiredHealthy"))
+        counts = f"{healthy} healthy, {desired} desired healthy, {show(budget.get('expectedPods'))} expected"
+        allowed = f"{budget['disruptionsAllowed']} ({counts})"
+    return [("Disruption budget", f"{rule} ({source})"), ("Allowed disruptions", allowed)]
 
 
 def _conditions(conditions: Any, now: float) -> list[str]:
@@ -246,6 +288,7 @@ def describe_deployment(
     ])  # fmt: skip
     lines += _probes(spec.get("probes"))
     lines += ["Strategy:", *_block(strategy_text(spec.get("strategy")), 2)]
+    lines += _block(budget_text(spec, status))
     status_pairs = [(key, show(value)) for key, value in status.items() if not isinstance(value, list | dict)]
     lines += ["Status:", *(_block(status_pairs, 2) if status_pairs else ["  <none>"])]
     lines += _conditions(status.get("conditions"), now)
@@ -309,8 +352,62 @@ def describe_replica(replica: Obj, events: Sequence[Obj], *, now: float) -> str:
     return "\n".join(lines)
 
 
+def describe_job(job: Obj, replicas: Sequence[Obj], events: Sequence[Obj], *, now: float) -> str:
+    """A Job as `kubectl describe job`: what it runs, its limits, its replicas' states, its events."""
+    spec = job.get("spec") or {}
+    status = job.get("status") or {}
+    command = spec.get("command")
+    started, finished = timestamp(status.get("startTime")), timestamp(status.get("completionTime"))
+    deadline = spec.get("activeDeadlineSeconds")
+    ttl = spec.get("ttlSecondsAfterFinished")
+
+    def count(key: str) -> str:
+        return show(status.get(key), empty="0")
+
+    lines = _block([
+        *_identity(job, now),
+        ("Status", job_state(job)),
+        ("Command", " ".join(map(str, command)) if isinstance(command, list) else MISSING),
+        ("Working dir", show(spec.get("workingDir"), empty=NONE)),
+        ("Restart policy", show(spec.get("restartPolicy"), empty="Never")),
+        ("Parallelism", show(spec.get("parallelism"), empty="1")),
+        ("Completions", show(spec.get("completions"), empty="1")),
+        ("Backoff limit", show(spec.get("backoffLimit"), empty="6")),
+        ("Active deadline", f"{deadline}s" if deadline is not None else NONE),
+        ("TTL after finished", f"{ttl}s" if ttl is not None else NONE),
+        ("Start time", when(started, now)),
+        ("Completed at", when(finished, now)),
+        ("Duration", format_age((finished or now) - started) if started is not None else MISSING),
+        ("Next retry", when(status.get("retryAt"), now) if status.get("retryAt") else NONE),
+        ("Replicas statuses", (
+            f"{count('active')} Active ({count('ready')} Ready) / "
+            f"{count('succeeded')} Succeeded / {count('failed')} Failed"
+        )),
+    ])  # fmt: skip
+    env = spec.get("env")
+    if isinstance(env, Mapping) and env:
+        lines += ["Environment:", *_block([(str(k), str(v)) for k, v in env.items()], 2)]
+    lines += ["Resources:", *_block(resources_text(spec.get("resources")), 2)]
+    lines += _conditions(status.get("conditions"), now)
+    rows = [
+        [
+            name_of(replica),
+            show(field(replica, "spec", "pool"), empty=NONE),
+            replica_phase(replica),
+            restarts_text(replica, now),
+            last_exit_text(field(replica, "status", "lastExit"), now),
+            age(created_of(replica), now),
+        ]
+        for replica in sorted(replicas, key=lambda r: timestamp(created_of(r)) or 0.0)
+    ]
+    table = format_table(["NAME", "POOL", "PHASE", "RESTARTS", "LAST EXIT", "AGE"], rows)
+    lines += ["Replicas:", *_indent(table)] if rows else ["Replicas:  <none>"]
+    lines += events_section(events, now)
+    return "\n".join(lines)
+
+
 def describe_object(info: KindInfo, obj: Obj, events: Sequence[Obj], *, now: float) -> str:
-    """Namespaces, node pools and jobs: identity, then spec and status as YAML."""
+    """Namespaces and node pools: identity, then spec and status as YAML."""
     lines = _block(_identity(obj, now, namespaced=not info.cluster_scoped))
     for section in ("spec", "status"):
         value = obj.get(section)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from modelplane.cli.client import ApiClient, ApiError, connect, connection_options
+from modelplane.cli.durations import DURATION
 from modelplane.cli.objects import API
 
 RETRY_S = 5.0
@@ -40,7 +41,11 @@ def uncordon(pool: str, server: str | None, token: str | None) -> None:
 @click.command()
 @click.argument("pool")
 @click.option(
-    "--timeout", type=float, default=0, show_default=True, help="Seconds to give up after (0: never)."
+    "--timeout",
+    type=DURATION,
+    default="0",
+    show_default=True,
+    help="Give up after this long (90, 30s, 5m; 0: never).",
 )
 @connection_options
 def drain(pool: str, timeout: float, server: str | None, token: str | None) -> None:

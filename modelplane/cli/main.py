@@ -10,11 +10,13 @@ from modelplane.cli import (
     linting,
     objects,
     observing,
+    recommending,
     rollouts,
     routing,
     running,
     serving,
     validating,
+    waiting,
 )
 
 
@@ -42,8 +44,10 @@ for command in (
     draining.uncordon,
     draining.drain,
     observing.logs,
+    waiting.wait,
     observing.events,
     observing.top,
+    recommending.recommend,
     validating.validate,
     linting.lint,
     validating.schema,

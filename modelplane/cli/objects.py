@@ -144,7 +144,9 @@ def apply(paths: tuple[Path, ...], server: str | None, token: str | None) -> Non
     if not paths:
         raise click.UsageError("give the spec files with -f FILE (or -f DIR).")
     loaded = load_valid(paths)
-    files = list(dict.fromkeys(item.file for item in loaded))
+    # a file that declares a Namespace goes first, so the objects of the other files find it there
+    declaring = {item.file for item in loaded if item.obj.kind == "Namespace"}
+    files = sorted(dict.fromkeys(item.file for item in loaded), key=lambda file: file not in declaring)
     client = connect(server, token)
     for file in files:
         # baseDir: relative model URIs are relative to the spec file, not to the control plane's cwd.
@@ -252,9 +254,13 @@ def fetch_events(client: ApiClient, *, namespace: str | None, kind: str, name: s
     return items_of(answer)
 
 
-def replicas_of(client: ApiClient, *, namespace: str, deployment: str) -> list[dict[str, Any]]:
+def replicas_of(
+    client: ApiClient, *, namespace: str, deployment: str | None = None, job: str | None = None
+) -> list[dict[str, Any]]:
+    """The replicas of one deployment, or of one Job."""
     answer = client.get(f"{API}/replicas", {"namespace": namespace})
-    return [item for item in items_of(answer) if fields.field(item, "spec", "deployment") == deployment]
+    owner, name = ("job", job) if job is not None else ("deployment", deployment)
+    return [item for item in items_of(answer) if fields.field(item, "spec", owner) == name]
 
 
 @click.command()
@@ -286,6 +292,9 @@ def describe(
         click.echo(describing.describe_deployment(obj, replicas, events, now=now))
     elif info.plural == "replicas":
         click.echo(describing.describe_replica(obj, events, now=now))
+    elif info.plural == "jobs":
+        replicas = replicas_of(client, namespace=ns, job=refs[0])
+        click.echo(describing.describe_job(obj, replicas, events, now=now))
     else:
         click.echo(describing.describe_object(info, obj, events, now=now))
 

@@ -47,24 +47,30 @@ TrafficSample = dict[tuple[str, str], tuple[float | None, float | None]]
 # --- logs --------------------------------------------------------------------------------------
 
 
-def choose_replica(replicas: list[dict[str, Any]], deployment: str, wanted: str | None) -> str:
-    """The replica whose log to show: `wanted`, else the only one, else the first ready one."""
+def choose_replica(
+    replicas: list[dict[str, Any]], owner: str, wanted: str | None, *, kind: str = "deployment"
+) -> str:
+    """The replica whose log to show: `wanted`, else the only one, else the first ready one (for a
+    Job: the running one, else the newest)."""
     names = sorted(fields.name_of(replica) for replica in replicas)
     if wanted is not None:
         if wanted not in names:
             listed = ", ".join(names) or "none"
             raise click.ClickException(
-                f"Replica {wanted!r} does not belong to deployment {deployment!r} (its replicas: {listed})."
+                f"Replica {wanted!r} does not belong to {kind} {owner!r} (its replicas: {listed})."
             )
         return wanted
     if not names:
+        short = "md" if kind == "deployment" else kind
         raise click.ClickException(
-            f"Deployment {deployment!r} has no replicas yet; see `modelplane describe md {deployment}`."
+            f"{kind.capitalize()} {owner!r} has no replicas yet; see `modelplane describe {short} {owner}`."
         )
     ready = sorted(
         (replica for replica in replicas if fields.field(replica, "status", "ready")), key=sort_key
     )
-    chosen = fields.name_of(ready[0]) if ready else names[0]
+    newest = max(replicas, key=lambda r: fields.timestamp(fields.created_of(r)) or 0.0)
+    fallback = fields.name_of(newest) if kind == "job" else names[0]
+    chosen = fields.name_of(ready[0]) if ready else fallback
     if len(names) > 1:
         click.echo(f"Found {len(names)} replicas, using replica/{chosen}; pick one with --replica.", err=True)
     return chosen
@@ -72,7 +78,7 @@ def choose_replica(replicas: list[dict[str, Any]], deployment: str, wanted: str 
 
 @click.command()
 @click.argument("target")
-@click.option("--replica", "-r", default=None, help="Which replica of the deployment.")
+@click.option("--replica", "-r", default=None, help="Which replica of the deployment or Job.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new output until Ctrl-C.")
 @click.option("--tail", type=click.IntRange(min=0), default=None, help="Only the last N lines.")
 @namespace_option
@@ -86,7 +92,8 @@ def logs(
     server: str | None,
     token: str | None,
 ) -> None:
-    """Print the output of a replica: `logs DEPLOYMENT [--replica R]` or `logs replica/NAME`."""
+    """Print the output of a replica: `logs DEPLOYMENT [--replica R]`, `logs job/NAME` or
+    `logs replica/NAME`."""
     try:
         info, name = split_ref(target)
     except UnknownKind as exc:
@@ -97,8 +104,13 @@ def logs(
         replica_name = name
     elif info is None or info.plural == "modeldeployments":
         replica_name = choose_replica(replicas_of(client, namespace=ns, deployment=name), name, replica)
+    elif info.plural == "jobs":
+        replicas = replicas_of(client, namespace=ns, job=name)
+        replica_name = choose_replica(replicas, name, replica, kind="job")
     else:
-        raise click.UsageError("logs belong to replicas: `logs DEPLOYMENT` or `logs replica/NAME`.")
+        raise click.UsageError(
+            "logs belong to replicas: `logs DEPLOYMENT`, `logs job/NAME` or `logs replica/NAME`."
+        )
     path = f"{API}/logs/{ns}/{replica_name}"
     answer = client.get(path, {"tail": tail})
     _write(answer)

@@ -96,7 +96,7 @@ def _replica_row(obj: Obj, now: float) -> tuple[Row, Row]:
     gpus = spec.get("gpus")
     row = [
         name_of(obj),
-        show(spec.get("deployment")),
+        f"job/{spec['job']}" if spec.get("job") else show(spec.get("deployment")),
         show(str(spec.get("revision") or "")[:REVISION_CHARS]),
         show(spec.get("pool"), empty=NONE),
         replica_phase(obj),
@@ -131,13 +131,25 @@ def _nodepool_row(obj: Obj, now: float) -> tuple[Row, Row]:
 def _namespace_row(obj: Obj, now: float) -> tuple[Row, Row]:
     quota = field(obj, "spec", "quota")
     quota_text = ",".join(f"{k}={v}" for k, v in quota.items() if v is not None) if quota else ""
+    phase = "Terminating" if meta(obj, "deletionTimestamp") else field(obj, "status", "phase")
     row = [
         name_of(obj),
-        show(field(obj, "status", "phase"), empty="Active"),
+        show(phase, empty="Active"),
         quota_text or NONE,
         age(created_of(obj), now),
     ]
     return row, []
+
+
+def job_state(obj: Obj) -> str:
+    """kubectl's STATUS of a Job: Complete, Failed, Terminating, Running (replicas active), Pending."""
+    status = obj.get("status") or {}
+    if meta(obj, "deletionTimestamp") is not None:
+        return "Terminating"
+    for condition in status.get("conditions") or []:
+        if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
+            return str(condition["type"])
+    return "Running" if status.get("active") else "Pending"
 
 
 def _job_row(obj: Obj, now: float) -> tuple[Row, Row]:
@@ -148,7 +160,7 @@ def _job_row(obj: Obj, now: float) -> tuple[Row, Row]:
     duration = format_age((finished or now) - started) if started is not None else MISSING
     row = [
         name_of(obj),
-        show(status.get("phase") or status.get("state"), empty="Pending"),
+        job_state(obj),
         f"{status.get('succeeded') or 0}/{show(spec.get('completions'), empty='1')}",
         duration,
         age(created_of(obj), now),

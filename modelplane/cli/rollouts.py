@@ -15,6 +15,7 @@ import click
 
 from modelplane.cli import fields
 from modelplane.cli.client import ApiClient, connect, connection_options
+from modelplane.cli.durations import DURATION
 from modelplane.cli.objects import API, namespace_option
 
 DEFAULT_NAMESPACE = "default"
@@ -63,7 +64,9 @@ def history(name: str, namespace: str | None, server: str | None, token: str | N
 
 @rollout.command()
 @click.argument("name")
-@click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds to wait.")
+@click.option(
+    "--timeout", type=DURATION, default="10m", show_default=True, help="How long to wait (90, 30s, 5m)."
+)
 @namespace_option
 @connection_options
 def status(name: str, timeout: float, namespace: str | None, server: str | None, token: str | None) -> None:

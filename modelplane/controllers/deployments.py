@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from modelplane.controllers import admission
+from modelplane.controllers import admission, disruption
 from modelplane.controllers.node import log_path
 from modelplane.controllers.replicas import ReplicaFacts, choose_victims, count_replicas
 from modelplane.controllers.revisions import RevisionState
@@ -78,6 +78,33 @@ def facts(replica: StoredObject) -> ReplicaFacts:
         created=replica.created,
         deleting=replica.deletion_timestamp is not None,
     )
+
+
+def disruption_status(
+    deployment: StoredObject, spec: ModelDeploymentSpec, replicas: Sequence[ReplicaFacts], *, now: float
+) -> disruption.BudgetStatus | None:
+    """The deployment's budget status now (its PodDisruptionBudget's); None when it has no budget."""
+    desired = desired_replicas(deployment.spec)
+    budget = disruption.effective_budget(spec.disruption_budget, desired)
+    if budget is None:
+        return None
+    return disruption.budget_status(
+        budget, deployment=deployment.name, namespace=deployment.namespace, desired_replicas=desired,
+        replicas=replicas, now=now,
+    )  # fmt: skip
+
+
+def budget_json(status: disruption.BudgetStatus, *, from_spec: bool) -> dict[str, Any]:
+    """`status.disruptionBudget`: the effective rule, where it comes from, and the PDB status counts."""
+    rule = status.budget.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return {
+        **rule,
+        "source": "spec" if from_spec else "default",
+        "expectedPods": status.expected,
+        "desiredHealthy": status.desired_healthy,
+        "currentHealthy": status.current_healthy,
+        "disruptionsAllowed": status.disruptions_allowed,
+    }
 
 
 def revision_state(
@@ -224,9 +251,13 @@ def reconcile(
         "lastAvailable": last_available,
         "previousAvailable": previous_available,
     }
+    budget = disruption_status(deployment, spec, replica_facts, now=now)
+    if budget is not None:
+        status["disruptionBudget"] = budget_json(budget, from_spec=spec.disruption_budget is not None)
     good = last_available if last_available != desired_hash else previous_available
     if not rollback and spec.strategy.auto_rollback and good and good != desired_hash and good in numbers:
-        cause = _failure(step.status, owned, desired_hash, logs_dir=logs_dir)
+        deadline = spec.strategy.progress_deadline_seconds
+        cause = _failure(step.status, owned, desired_hash, deadline=deadline, logs_dir=logs_dir)
         if cause is not None:
             rollback = {"from": desired_hash, "to": good, "cause": cause, "at": now}
             bad_number = numbers.get(desired_hash, "?")
@@ -268,13 +299,19 @@ def _complete(status: RolloutStatus, replicas: int) -> bool:
 
 
 def _failure(
-    status: RolloutStatus, owned: Sequence[StoredObject], template_hash: str, *, logs_dir: Path | None
+    status: RolloutStatus,
+    owned: Sequence[StoredObject],
+    template_hash: str,
+    *,
+    deadline: int,
+    logs_dir: Path | None,
 ) -> str | None:
     """Why the revision `template_hash` is failing, or None: past its progress deadline, a replica
     crash-looping, or a replica that lost readiness after it had taken traffic."""
     progressing = status.condition(ConditionType.PROGRESSING)
     if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
-        return f"it did not become available in time ({progressing.message})"
+        why = f"{progressing.reason}, {progressing.message}"
+        return f"it made no progress for progressDeadlineSeconds ({deadline} s): {why}"
     for replica in owned:
         if replica.spec.get("revision") != template_hash or replica.deletion_timestamp is not None:
             continue
@@ -327,7 +364,7 @@ def _sync_replicas(
             used = [
                 admission.demand_of(r.spec.get("resources") or {})
                 for r in store.list("Replica", namespace=deployment.namespace)
-                if r.status.get("phase") != "Terminated"
+                if r.status.get("phase") not in ("Terminated", "Succeeded", "Failed")
             ]
             refusal = admission.check_quota(
                 deployment.namespace, namespace, requested=admission.demand_of(resources), used=used

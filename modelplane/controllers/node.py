@@ -61,6 +61,20 @@ def log_path(state_dir: Path, namespace: str, name: str) -> Path:
     return state_dir / "logs" / f"{namespace}.{name}.log"
 
 
+def job_command(replica: Replica) -> tuple[list[str], Path | None, dict[str, str]]:
+    """A Job replica's argv, directory and environment. `python`/`python3` as the program means the
+    Python that runs modelplane (with its packages), as the image's python would in a container.
+    The environment is PATH, HOME and LANG of the control plane (an image's defaults) plus `env`."""
+    template = replica.spec.template
+    command = [str(part) for part in template.get("command") or []]
+    if command and command[0] in ("python", "python3"):
+        command[0] = sys.executable
+    inherited = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    env = {**inherited, **{str(k): str(v) for k, v in (template.get("env") or {}).items()}}
+    cwd = Path(replica.spec.working_dir) if replica.spec.working_dir else None
+    return command, cwd, env
+
+
 class NodeAgent:
     def __init__(self, store: Store, *, state_dir: Path, cgroups: Cgroups | None = None) -> None:
         self.store = store
@@ -136,7 +150,7 @@ class NodeAgent:
         try:
             supervisor = self.supervisors.get(key)
             if supervisor is None:
-                if replica.spec.port == 0:
+                if replica.spec.port == 0 and not replica.spec.job:
                     taken = {r.spec.get("port", 0) for r in self.store.list("Replica")}
                     spec = replica.spec.model_copy(update={"port": free_port(taken, self._rng)})
                     obj = self.store.update(
@@ -166,7 +180,8 @@ class NodeAgent:
 
     def _usage(self, key: Key, supervisor: ReplicaSupervisor, *, now: float) -> dict[str, object] | None:
         """CPU (millicores, averaged since the last reading) and memory, re-measured every few
-        seconds so that usage alone does not rewrite the status on every tick."""
+        seconds so that usage alone does not rewrite the status on every tick. Each reading of a
+        deployment's replica is also kept in the store's usage history, for right-sizing."""
         seen = self._usage_seen.get(key)
         if seen is not None and now - seen[0] < USAGE_PERIOD_S:
             return seen[2]
@@ -182,29 +197,44 @@ class NodeAgent:
             "measuredAt": now,
         }
         self._usage_seen[key] = (now, usage.cpu_seconds, measured)
+        deployment = supervisor.replica.spec.deployment
+        if deployment:  # history for `modelplane recommend`; a Job's replica has no deployment to size
+            self.store.record_usage(
+                namespace=key[0],
+                deployment=deployment,
+                replica=key[1],
+                cpu_millis=cpu_millis,
+                memory_bytes=usage.memory_bytes,
+                now=now,
+            )
         return measured
 
     def _supervisor(self, replica: Replica) -> ReplicaSupervisor:
         key = (replica.namespace, replica.name)
-        spec_file = self._write_serve_file(replica)
-        command = [
-            sys.executable,
-            "-m",
-            "modelplane.cli.main",
-            "serve",
-            "-f",
-            str(spec_file),
-            "--port",
-            str(replica.spec.port),
-            "--grace-period",
-            str(replica.spec.grace_seconds),
-        ]
+        if replica.spec.job:
+            command, cwd, env = job_command(replica)
+        else:
+            spec_file = self._write_serve_file(replica)
+            command = [
+                sys.executable,
+                "-m",
+                "modelplane.cli.main",
+                "serve",
+                "-f",
+                str(spec_file),
+                "--port",
+                str(replica.spec.port),
+                "--grace-period",
+                str(replica.spec.grace_seconds),
+            ]
+            cwd, env = self.state_dir, {}
         supervisor = ReplicaSupervisor(
             replica,
             command=command,
             log_path=log_path(self.state_dir, replica.namespace, replica.name),
             cgroups=self.cgroups,
-            cwd=self.state_dir,
+            cwd=cwd,
+            env=env,
         )
         self.supervisors[key] = supervisor
         return supervisor

@@ -11,6 +11,8 @@ Invariants:
 - The request body is written as given (`writelines([head, body])`), never joined or copied.
 - A reused idle connection that the server closed meanwhile (the answer never started) is retried
   once on a fresh connection, as urllib3 and aiohttp do: the caller never sees a stale keep-alive.
+- `cancel()` withdraws a request nobody waits for: it leaves the queue unsent, or its connection is
+  reset (never pooled half-read). A future cancelled directly is dropped too if it has not been sent.
 
 Errors (every one carries the upstream `address`):
 
@@ -23,7 +25,10 @@ Errors (every one carries the upstream `address`):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+import struct
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,6 +37,8 @@ from typing import cast
 import httptools
 
 log = logging.getLogger(__name__)
+
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 __all__ = [
     "ConnectionPool",
@@ -93,6 +100,7 @@ class _Upstream:
     port: int
     idle: list[_Connection] = field(default_factory=list)
     waiting: deque[_Exchange] = field(default_factory=deque)
+    connections: set[_Connection] = field(default_factory=set)  # connected, idle or busy
     open: int = 0  # connected or connecting
 
 
@@ -152,6 +160,28 @@ class ConnectionPool:
         else:
             self._dispatch(upstream, exchange)
         return future
+
+    def cancel(self, address: str, future: asyncio.Future[UpstreamResponse]) -> None:
+        """Withdraw the request of `future` (sent to `address`): its caller will not read the answer.
+
+        A request still waiting for a connection is dropped unsent. One on the wire has its connection
+        reset — a reset, not a FIN, which an HTTP server takes as a half-close and answers anyway — so
+        the upstream can stop working on it. Nothing happens when the answer is already there.
+        """
+        if not future.cancel():
+            return
+        upstream = self._upstreams.get(address)
+        if upstream is None:
+            return
+        for exchange in upstream.waiting:
+            if exchange.future is future:
+                upstream.waiting.remove(exchange)
+                return
+        for connection in upstream.connections:
+            if connection.carries(future):
+                connection.reset()
+                return
+        # still connecting: _connect pools the new connection instead of sending
 
     def connections(self, address: str) -> int:
         """Open (or opening) connections to `address`."""
@@ -224,14 +254,17 @@ class ConnectionPool:
             upstream.open -= 1
             _fail(exchange, UpstreamConnectError(upstream.address, "the connection pool closed"))
             raise
-        protocol.send(exchange)
+        if exchange.future.done():  # cancelled while connecting
+            self._release(upstream, protocol)
+        else:
+            protocol.send(exchange)
 
     def _release(self, upstream: _Upstream, connection: _Connection) -> None:
         """A connection finished an exchange and may take the next one."""
         if self._upstreams.get(upstream.address) is not upstream:  # forgotten by retain()
             connection.close()
-        elif upstream.waiting:
-            connection.send(upstream.waiting.popleft())
+        elif upstream.waiting and (exchange := _next(upstream.waiting)) is not None:
+            connection.send(exchange)
         elif self._closed:
             connection.close()
         else:
@@ -239,6 +272,7 @@ class ConnectionPool:
 
     def _lost(self, upstream: _Upstream, connection: _Connection) -> None:
         upstream.open -= 1
+        upstream.connections.discard(connection)
         if connection in upstream.idle:
             upstream.idle.remove(connection)
         self._next_waiting(upstream)
@@ -246,7 +280,9 @@ class ConnectionPool:
     def _next_waiting(self, upstream: _Upstream) -> None:
         """A connection slot freed: a waiting request may open a new connection."""
         if upstream.waiting and upstream.open < self.max_per_address and not self._closed:
-            self._dispatch(upstream, upstream.waiting.popleft(), fresh=True)
+            exchange = _next(upstream.waiting)
+            if exchange is not None:
+                self._dispatch(upstream, exchange, fresh=True)
 
     def _retry_fresh(self, upstream: _Upstream, exchange: _Exchange) -> bool:
         """A reused connection closed before answering: try once more on a new connection."""
@@ -255,6 +291,15 @@ class ConnectionPool:
         exchange.fresh_retry_done = True
         self._dispatch(upstream, exchange, fresh=True)
         return True
+
+
+def _next(waiting: deque[_Exchange]) -> _Exchange | None:
+    """The next waiting exchange whose caller still wants the answer."""
+    while waiting:
+        exchange = waiting.popleft()
+        if not exchange.future.done():
+            return exchange
+    return None
 
 
 def _fail(exchange: _Exchange, error: UpstreamError) -> None:
@@ -310,9 +355,25 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
+    def carries(self, future: asyncio.Future[UpstreamResponse]) -> bool:
+        return self._exchange is not None and self._exchange.future is future
+
+    def reset(self) -> None:
+        """Drop the exchange on the wire and reset the connection (RST, not FIN)."""
+        self._exchange = None
+        self._cancel_timer()
+        transport = self._transport
+        if transport is not None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+            transport.abort()
+
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self._upstream.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
         if self._exchange is None:

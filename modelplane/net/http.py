@@ -7,6 +7,10 @@ scope dict and a response object per request. Here a request is parsed by httpto
 Invariants:
 - Responses go out in request order on each connection (pipelined requests wait their turn).
 - A handler returns a `Response`, or a `Deferred` whose future completes later (no task per request).
+- A connection lost while an answer is pending (the client reset it, or the grace period cut it off)
+  cancels the `Deferred`'s future and calls its `abandon`. An EOF is not a departure but a half-close:
+  the answer still goes out, then the connection closes (TCP cannot tell a client that half-closed
+  from one that closed for good until the answer is written).
 - Bodies over `max_body` get 413 before the body is read, and the connection closes.
 - `drain()` stops accepting: idle connections close now; busy ones close after their response.
 """
@@ -65,10 +69,15 @@ class Response:
 
 @dataclass(slots=True)
 class Deferred:
-    """A response that is not ready yet: `finish(future)` builds it once `future` is done."""
+    """A response that is not ready yet: `finish(future)` builds it once `future` is done.
+
+    If the client's connection is lost first, `future` is cancelled and `abandon()` (when given) is
+    called at once, so the producer can stop working on an answer nobody will read.
+    """
 
     future: asyncio.Future[Any]
     finish: Callable[[asyncio.Future[Any]], Response]
+    abandon: Callable[[], None] | None = None
 
 
 class Handler(Protocol):
@@ -187,9 +196,14 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
         self._queue.clear()
-        if self._pending is not None:  # nobody waits for it any more: let its producer know
-            self._pending.future.cancel()
         self._server.track(self, False)
+        pending = self._pending
+        # nobody waits for it any more: let its producer know (not when the answer is already made)
+        if pending is not None and pending.future.cancel() and pending.abandon is not None:
+            try:
+                pending.abandon()
+            except Exception:
+                log.exception("abandoning the request of a closed connection failed")
 
     def eof_received(self) -> bool | None:
         """The client half-closed: answer what it already sent, then close."""

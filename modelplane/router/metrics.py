@@ -10,12 +10,16 @@ families when /metrics is scraped, from the router's own registry (never the glo
     modelplane_router_inflight_requests{namespace,deployment,version}        sent to a replica, unanswered
     modelplane_router_queue_depth{namespace,deployment,version}              waiting for a free replica
     modelplane_router_retries_total{namespace,deployment,version}            attempts repeated elsewhere
+    modelplane_router_client_closed_total{namespace,deployment,version,stage} clients gone before their
+                                                                             answer: stage queued|inflight
     modelplane_router_endpoints{namespace,deployment,version,state}          replicas in the table by state
     modelplane_router_replica_inflight{namespace,deployment,replica}         in flight per replica
     modelplane_router_replica_requests_total{namespace,deployment,replica}   attempts answered per replica
     modelplane_router_table_resource_version                                 the table in use
 
 A request refused before a version is known (unknown model, no ready replica) counts with version "".
+A request whose client closed the connection first counts as status 499 (nginx's "client closed
+request"), and in client_closed_total by where it was: still queued (never sent) or at a replica.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from prometheus_client.core import (
 from modelplane.router.table import EndpointsTable
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+CLIENT_CLOSED = 499  # nginx's status for a request whose client went away before the answer
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _LABELS = ["namespace", "deployment", "version"]
 
@@ -51,6 +56,8 @@ class VersionStats:
     inflight: int = 0
     queued: int = 0
     retries: int = 0
+    closed_queued: int = 0  # clients gone while their request waited (it was never sent)
+    closed_inflight: int = 0  # clients gone while a replica worked on their request (it was reset)
 
     def observe(self, status: int, seconds: float) -> None:
         self.by_status[status] = self.by_status.get(status, 0) + 1
@@ -106,6 +113,12 @@ class RouterMetrics:
             "Requests sent again to another replica after a failure.",
             labels=_LABELS,
         )
+        closed = CounterMetricFamily(
+            "modelplane_router_client_closed",
+            "Requests whose client closed the connection before the answer (counted as status 499), "
+            "by stage: queued (dropped unsent) or inflight (reset at the replica).",
+            labels=[*_LABELS, "stage"],
+        )
         for stats in list(self._stats.values()):
             labels = list(stats.labels)
             for status, count in sorted(stats.by_status.items()):
@@ -118,7 +131,9 @@ class RouterMetrics:
             inflight.add_metric(labels, stats.inflight)
             queued.add_metric(labels, stats.queued)
             retries.add_metric(labels, stats.retries)
-        yield from (requests, latency, inflight, queued, retries)
+            closed.add_metric([*labels, "queued"], stats.closed_queued)
+            closed.add_metric([*labels, "inflight"], stats.closed_inflight)
+        yield from (requests, latency, inflight, queued, retries, closed)
         yield from self._replica_metrics()
         yield from self._table_metrics()
 

@@ -17,6 +17,10 @@ one pooled upstream request (net/client.py), and a Deferred answer for the HTTP 
 connection or a replica that dies mid-answer is retried on another replica of the same version
 (`retries` times); a timeout is not (the replica may still be working on it). A replica that refused
 a connection is avoided for `avoid_s` seconds unless no other can serve.
+
+A client whose connection is lost before its answer (a reset; a half-close still gets its answer)
+abandons its request, as Envoy does: a queued one leaves the queue unsent, one at a replica has its
+upstream connection reset and its slot freed for the next in the queue. It counts as status 499.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from random import Random
 from typing import Any
 
@@ -42,7 +47,7 @@ from modelplane.net.client import (
 from modelplane.net.errors import HttpError, MethodNotAllowed
 from modelplane.net.http import JSON, Deferred, Request, Response
 from modelplane.router.errors import BadGateway, GatewayTimeout, NoReadyReplicas, QueueFull, RouteNotFound
-from modelplane.router.metrics import CONTENT_TYPE, RouterMetrics, VersionStats
+from modelplane.router.metrics import CLIENT_CLOSED, CONTENT_TYPE, RouterMetrics, VersionStats
 from modelplane.router.picking import choose_replica, choose_version, serving_endpoints
 from modelplane.router.queueing import Gate, queue_capacity
 from modelplane.router.table import DEFAULT_NAMESPACE, Deployment, Endpoint, EndpointsTable
@@ -90,6 +95,7 @@ class Forward:
     retries_left: int
     tried: list[str] = field(default_factory=list)
     replica: Endpoint | None = None
+    upstream: asyncio.Future[UpstreamResponse] | None = None  # the attempt on the wire; None: queued
 
 
 class Proxy:
@@ -279,7 +285,7 @@ class Proxy:
             self._finish(forward, render_error(NoReadyReplicas(f"no ready replicas for {which}.")))
         else:
             self._start(forward)
-        return Deferred(answer, _answer)
+        return Deferred(answer, _answer, partial(self._abandon, forward))
 
     def _start(self, forward: Forward) -> None:
         route = forward.route
@@ -336,7 +342,7 @@ class Proxy:
         forward.replica = endpoint
         forward.route.gate.acquire(endpoint.replica)
         forward.stats.inflight += 1
-        upstream = self.pool.request(
+        upstream = forward.upstream = self.pool.request(
             endpoint.address,
             forward.method,
             forward.path,
@@ -351,8 +357,10 @@ class Proxy:
         route = forward.route
         route.gate.release(endpoint.replica)
         forward.stats.inflight -= 1
-        error = done.exception()
-        if error is None:
+        forward.upstream = None
+        if forward.answer.done() or done.cancelled():
+            pass  # its client left (counted then): nothing to relay or retry, only the slot to pass on
+        elif (error := done.exception()) is None:
             self._finish(forward, _relay(done.result()))
         elif isinstance(error, UpstreamConnectError | UpstreamDisconnected) and forward.retries_left > 0:
             if isinstance(error, UpstreamConnectError):
@@ -388,13 +396,24 @@ class Proxy:
             forward.route = route
             self._send(forward, endpoint)
 
+    def _abandon(self, forward: Forward) -> None:
+        """The client's connection is gone before its answer (the HTTP server cancelled the answer)."""
+        stats = forward.stats
+        stats.observe(CLIENT_CLOSED, self.clock() - forward.started)
+        if forward.upstream is not None and forward.replica is not None:
+            stats.closed_inflight += 1
+            self.pool.cancel(forward.replica.address, forward.upstream)  # _on_answer frees the slot
+        elif forward.route.gate.remove(forward.version, forward):
+            stats.queued -= 1
+            stats.closed_queued += 1
+
     def _refuse_queued(self, forward: Forward, error: HttpError) -> None:
         forward.stats.queued -= 1
         self._finish(forward, render_error(error))
 
     def _finish(self, forward: Forward, response: Response) -> None:
-        forward.stats.observe(response.status, self.clock() - forward.started)
-        if not forward.answer.done():
+        if not forward.answer.done():  # else its client left, counted as 499 in _abandon
+            forward.stats.observe(response.status, self.clock() - forward.started)
             forward.answer.set_result(response)
 
 

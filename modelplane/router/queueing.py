@@ -9,7 +9,8 @@ deployment, which is what a replica finishing its current batch can take next. A
 the queue full is refused at once (503 with Retry-After: 1) rather than waiting without bound.
 
 The gate only counts and queues; it owns no timers and starts nothing. The proxy calls `release`
-when an answer comes back and then admits the waiters `next_waiting` hands it.
+when an answer comes back and then admits the waiters `next_waiting` hands it; a waiter whose client
+left is taken out with `remove` (it never takes a slot).
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ class Gate(Generic[W]):
             del self.waiting[version]
         self.queued -= 1
         return waiter
+
+    def remove(self, version: str, waiter: W) -> bool:
+        """Take one waiter out of the queue (its client left); False when it is not there."""
+        queue = self.waiting.get(version)
+        if queue is None or waiter not in queue:
+            return False
+        queue.remove(waiter)
+        if not queue:
+            del self.waiting[version]
+        self.queued -= 1
+        return True
 
     def drop(self, version: str) -> list[W]:
         """Take every waiter of `version` out of the queue (its replicas are gone)."""

@@ -50,6 +50,7 @@ from modelplane.spec.replica import (
     LastExit,
     Replica,
     ReplicaPhase,
+    ReplicaRestartPolicy,
     ReplicaStatus,
     Waiting,
     transition,
@@ -67,6 +68,12 @@ KILL_WAIT_SECONDS: Final = 10.0
 """How long `stop` waits for a SIGKILLed process to be gone before giving up on it."""
 START_ERROR_CODE: Final = 128
 """Exit code recorded when the process could not start at all (as containerd's StartError)."""
+
+
+_DONE_PHASES: Final = frozenset(
+    {ReplicaPhase.TERMINATING, ReplicaPhase.TERMINATED, ReplicaPhase.SUCCEEDED, ReplicaPhase.FAILED}
+)
+"""Phases in which `tick` does nothing: being stopped, or a Job's replica that ended for good."""
 
 
 def group_name(replica: Replica) -> str:
@@ -136,10 +143,12 @@ class ReplicaSupervisor:
     # the loop's entry points
     async def tick(self, now: float) -> ReplicaStatus:
         """Bring the process one step closer to running and ready; the status to store."""
-        if self._status.phase in (ReplicaPhase.TERMINATING, ReplicaPhase.TERMINATED):
+        if self._status.phase in _DONE_PHASES:
             return self._status
         self.rotator.rotate_if_needed(self.log_path)
         self._observe_exit(now)
+        if self._process is None and self._finish_if_not_restarted():
+            return self._status
         if self._process is None:
             self._start_unless_backing_off(now)
             if self._process is not None:
@@ -232,6 +241,24 @@ class ReplicaSupervisor:
             pid=None, pid_start_time=None, started=False, ready=False, ready_since=None,
             last_exit=record, message=message,
         )  # fmt: skip
+
+    def _finish_if_not_restarted(self) -> bool:
+        """After an exit, the restart policy decides (the kubelet's computePodActions): Always restarts;
+        OnFailure restarts unless the exit code was 0; Never does not. A replica not restarted ends
+        Succeeded (exit 0) or Failed, for good. True when it ended."""
+        last = self._status.last_exit
+        if self._finished_at is None or last is None:
+            return False
+        policy = self.replica.spec.restart_policy
+        succeeded = last.code == 0
+        if policy is ReplicaRestartPolicy.ALWAYS:
+            return False
+        if policy is ReplicaRestartPolicy.ON_FAILURE and not succeeded:
+            return False
+        self._to_phase(ReplicaPhase.SUCCEEDED if succeeded else ReplicaPhase.FAILED)
+        self._update(waiting=None, ready=False, ready_since=None, started=False)
+        self.cgroups.remove(self.group)
+        return True
 
     def _start_unless_backing_off(self, now: float) -> None:
         if self._finished_at is not None:

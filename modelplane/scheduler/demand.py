@@ -117,8 +117,12 @@ def tally(placed: Iterable[tuple[str, Demand, Iterable[int]]]) -> dict[str, Allo
     return allocations
 
 
+_HOLDS_NOTHING = frozenset({ReplicaPhase.TERMINATED, ReplicaPhase.SUCCEEDED, ReplicaPhase.FAILED})
+
+
 def allocations_of(replicas: Iterable[Replica]) -> dict[str, Allocation]:
-    """Allocations per pool held by `replicas`: every one placed on a pool and not yet Terminated.
+    """Allocations per pool held by `replicas`: every one placed on a pool and not yet Terminated,
+    Succeeded or Failed (a finished Job replica, like a terminal pod, holds nothing).
 
     A Terminating replica still holds its share (its process may still run), as a terminating pod
     does until it is gone.
@@ -126,5 +130,5 @@ def allocations_of(replicas: Iterable[Replica]) -> dict[str, Allocation]:
     return tally(
         (replica.spec.pool, Demand.for_replica(replica), replica.spec.gpus)
         for replica in replicas
-        if replica.spec.pool is not None and replica.status.phase is not ReplicaPhase.TERMINATED
+        if replica.spec.pool is not None and replica.status.phase not in _HOLDS_NOTHING
     )

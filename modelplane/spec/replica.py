@@ -24,15 +24,25 @@ class ReplicaPhase(StrEnum):
     SCHEDULED = "Scheduled"  # placed on a pool, process not started
     STARTING = "Starting"  # process running, startup probe not yet passed
     RUNNING = "Running"  # started; `ready` says whether it takes traffic
+    SUCCEEDED = "Succeeded"  # a Job's replica whose process exited 0 (never restarted)
+    FAILED = "Failed"  # a Job's replica whose process failed and is not restarted in place
     TERMINATING = "Terminating"  # removed from the router, draining (SIGTERM, grace, SIGKILL)
     TERMINATED = "Terminated"  # gone; the record is deleted soon after
+
+
+FINISHED_PHASES = frozenset({ReplicaPhase.SUCCEEDED, ReplicaPhase.FAILED})
+"""A Job replica in one of these holds no process and no resources; its record stays for `logs`."""
 
 
 PHASE_TRANSITIONS: dict[ReplicaPhase, frozenset[ReplicaPhase]] = {
     ReplicaPhase.PENDING: frozenset({ReplicaPhase.SCHEDULED, ReplicaPhase.TERMINATING}),
     ReplicaPhase.SCHEDULED: frozenset({ReplicaPhase.STARTING, ReplicaPhase.TERMINATING}),
-    ReplicaPhase.STARTING: frozenset({ReplicaPhase.RUNNING, ReplicaPhase.STARTING, ReplicaPhase.TERMINATING}),
-    ReplicaPhase.RUNNING: frozenset({ReplicaPhase.STARTING, ReplicaPhase.TERMINATING}),
+    ReplicaPhase.STARTING: frozenset(
+        {ReplicaPhase.RUNNING, ReplicaPhase.STARTING, ReplicaPhase.TERMINATING, *FINISHED_PHASES}
+    ),
+    ReplicaPhase.RUNNING: frozenset({ReplicaPhase.STARTING, ReplicaPhase.TERMINATING, *FINISHED_PHASES}),
+    ReplicaPhase.SUCCEEDED: frozenset({ReplicaPhase.TERMINATING}),
+    ReplicaPhase.FAILED: frozenset({ReplicaPhase.TERMINATING}),
     ReplicaPhase.TERMINATING: frozenset({ReplicaPhase.TERMINATED}),
     ReplicaPhase.TERMINATED: frozenset(),
 }
@@ -59,10 +69,21 @@ class ExitReason(StrEnum):
     UNKNOWN = "Unknown"  # it died while the control plane was down: no exit code to read
 
 
+class ReplicaRestartPolicy(StrEnum):
+    """The pod's restartPolicy: deployments' replicas always restart; a Job's follow its spec."""
+
+    ALWAYS = "Always"
+    ON_FAILURE = "OnFailure"
+    NEVER = "Never"
+
+
 class ReplicaSpec(SpecModel):
-    deployment: str
-    revision: str
-    version: str
+    deployment: str = ""
+    """The owning ModelDeployment; empty for a Job's replica."""
+    job: str = ""
+    """The owning Job; empty for a deployment's replica."""
+    revision: str = ""
+    version: str = ""
     port: int = Field(ge=0, le=65535)
     resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
     probes: Probes = Field(default_factory=Probes)
@@ -70,7 +91,16 @@ class ReplicaSpec(SpecModel):
     pool: str | None = None
     gpus: list[int] = Field(default_factory=list)
     template: dict[str, Any] = Field(default_factory=dict)
-    """The ModelDeployment spec of this revision (camelCase JSON), as a pod carries its template."""
+    """The ModelDeployment spec of this revision, or the Job's spec (camelCase JSON), as a pod carries
+    its template."""
+    restart_policy: ReplicaRestartPolicy = ReplicaRestartPolicy.ALWAYS
+    working_dir: str | None = None
+    """A Job replica's directory to run in (absolute; resolved at apply)."""
+
+    @property
+    def owner(self) -> tuple[str, str]:
+        """(kind, name) of the object that owns this replica."""
+        return ("Job", self.job) if self.job else ("ModelDeployment", self.deployment)
 
 
 class LastExit(SpecModel):

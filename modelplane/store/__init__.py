@@ -1,5 +1,5 @@
 """The control plane's state in SQLite (WAL): objects with generation and resourceVersion, a change
-log to watch, events, and Kubernetes label selectors.
+log to watch, events, replicas' usage samples (for right-sizing), and Kubernetes label selectors.
 
 This is the only door into the package; import from `modelplane.store`, not its modules.
 
@@ -31,6 +31,7 @@ from modelplane.store.objects import (
 )
 from modelplane.store.selectors import Operator, Requirement, Selector, parse_selector
 from modelplane.store.store import ApplyResult, Store
+from modelplane.store.usage import USAGE_RETENTION_S, USAGE_SAMPLES_KEPT, UsageSample
 
 __all__ = [
     "AGGREGATION_WINDOW",
@@ -39,6 +40,8 @@ __all__ = [
     "EVENTS_KEPT",
     "FILE_NAME",
     "SCHEMA_VERSION",
+    "USAGE_RETENTION_S",
+    "USAGE_SAMPLES_KEPT",
     "AlreadyExists",
     "ApplyResult",
     "Change",
@@ -57,6 +60,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredObject",
+    "UsageSample",
     "parse_selector",
     "rfc3339",
 ]

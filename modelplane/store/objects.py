@@ -140,6 +140,14 @@ def select_many(conn: sqlite3.Connection, kind: str, namespace: str | None) -> l
     return [_from_row(row) for row in rows]
 
 
+def select_namespace(conn: sqlite3.Connection, namespace: str) -> list[StoredObject]:
+    """Every object in `namespace`, of any kind, by kind and name."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM objects WHERE namespace = ? ORDER BY kind, name", (namespace,)
+    )
+    return [_from_row(row) for row in rows]
+
+
 def save(conn: sqlite3.Connection, obj: StoredObject, change: ChangeType) -> None:
     """Insert or replace the row of `obj` and log the change at `obj.resource_version`."""
     conn.execute(

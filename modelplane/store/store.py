@@ -1,4 +1,5 @@
-"""`Store`: the control plane's state — objects, their change log, and events — in one SQLite file.
+"""`Store`: the control plane's state — objects, their change log, events and usage samples — in one
+SQLite file.
 
 Like etcd under a kube-apiserver: every write is one transaction that moves the one global
 resourceVersion up by one and appends one change, so `changes_since(rv)` is "everything after rv".
@@ -21,12 +22,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from modelplane.store import events, objects
+from modelplane.store import events, objects, usage
 from modelplane.store.db import Database, next_resource_version, read_counter
 from modelplane.store.errors import AlreadyExists, Conflict, NotFound
 from modelplane.store.events import Event, EventType
 from modelplane.store.objects import Change, ChangeType, StoredObject, canonical, check_scope
 from modelplane.store.selectors import Selector, parse_selector
+from modelplane.store.usage import UsageSample
 
 ApplyResult = Literal["created", "configured", "unchanged"]
 
@@ -36,6 +38,8 @@ class Store:
 
     def __init__(self, state_dir: Path | str) -> None:
         self._db = Database(state_dir)
+        with self._db.write() as conn:
+            usage.create_table(conn)
 
     @property
     def path(self) -> Path:
@@ -81,6 +85,13 @@ class Store:
         with self._db.read() as conn:
             found = objects.select_many(conn, kind, namespace)
         return found if chosen is None else [obj for obj in found if chosen.matches(obj.labels)]
+
+    def contents(self, namespace: str) -> builtins.list[StoredObject]:
+        """Every object in `namespace`, whatever its kind (what deleting the namespace must delete)."""
+        if not namespace:
+            raise ValueError("cluster-wide objects are in no namespace: pass a namespace's name.")
+        with self._db.read() as conn:
+            return objects.select_namespace(conn, namespace)
 
     def changes_since(
         self, rv: int, *, kinds: Collection[str] | None = None, limit: int = 1000
@@ -248,6 +259,30 @@ class Store:
         """The most recently seen `limit` events that match, newest last."""
         with self._db.read() as conn:
             return events.select(conn, namespace=namespace, kind=kind, name=name, limit=limit)
+
+    # Usage samples (for right-sizing; see usage.py for retention)
+
+    def record_usage(
+        self,
+        *,
+        namespace: str,
+        deployment: str,
+        replica: str,
+        cpu_millis: int | None,
+        memory_bytes: int | None,
+        now: float,
+    ) -> None:
+        """Record what one replica of a deployment used at `now`; samples past retention are dropped."""
+        sample = UsageSample(namespace, deployment, replica, now, cpu_millis, memory_bytes)
+        with self._db.write() as conn:
+            usage.record(conn, sample)
+
+    def usage(
+        self, namespace: str, deployment: str, *, since: float | None = None
+    ) -> builtins.list[UsageSample]:
+        """The deployment's samples (every replica's) taken at or after `since`, oldest first."""
+        with self._db.read() as conn:
+            return usage.select(conn, namespace=namespace, deployment=deployment, since=since)
 
 
 def _new_object(

@@ -48,12 +48,11 @@ class ControlPlane:
         return run_cli(*args, env=self.env, timeout=timeout)
 
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
-        request = urllib.request.Request(self.api + path, data=body, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+        return _exchange(method, self.api + path, body)
+
+    def infer(self, model: str, body: bytes, *, prefix: str = "") -> tuple[int, Any]:
+        """POST `body` to `model` through the router (`prefix` "/ns/<namespace>" for another namespace)."""
+        return _exchange("POST", f"{self.ingress}{prefix}/v2/models/{model}/infer", body)
 
     def apply(self, text: str, folder: Path) -> None:
         path = folder / "applied.yaml"
@@ -119,6 +118,16 @@ def control_plane(tmp_path: Path) -> Iterator[ControlPlane]:
     """A control plane on a machine with no GPU (the inventory is injected empty)."""
     with running_control_plane(tmp_path, {"MODELPLANE_GPUS": "[]"}) as plane:
         yield plane
+
+
+def _exchange(method: str, url: str, body: bytes | None) -> tuple[int, Any]:
+    """(status, JSON answer) of one request; an error status is an answer too, not an exception."""
+    request = urllib.request.Request(url, data=body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
 
 
 def _safe_replicas(plane: ControlPlane) -> list[dict[str, Any]]:

@@ -48,6 +48,20 @@ def pools_of(plane: ControlPlane, name: str) -> list[str]:
     )
 
 
+def assert_budget(plane: ControlPlane, name: str, *expected: str) -> None:
+    """`describe` shows the budget the deployment controller computed (on its next pass after ready)."""
+
+    def computed() -> bool:
+        budget = plane.deployment(name)["status"].get("disruptionBudget") or {}
+        return budget.get("currentHealthy") == plane.deployment(name)["status"].get("readyReplicas")
+
+    wait_for(computed, timeout=10, what=f"the disruption budget status of {name}")
+    described = plane.cli("describe", "md", name)
+    assert described.returncode == 0, described.stderr
+    lines = described.stdout.splitlines()
+    assert [line for line in expected if line not in lines] == [], described.stdout
+
+
 def test_drain_under_load_with_the_default_budget_fails_no_request(
     control_plane: ControlPlane, tmp_path: Path
 ) -> None:
@@ -56,6 +70,12 @@ def test_drain_under_load_with_the_default_budget_fails_no_request(
     )
     control_plane.wait_ready("accel", 2)
     assert pools_of(control_plane, "accel") == ["pool-a", "pool-b"]  # LeastAllocated spreads them
+    assert_budget(
+        control_plane,
+        "accel",
+        "Disruption budget:    maxUnavailable 1 (default for more than one replica)",
+        "Allowed disruptions:  1 (2 healthy, 1 desired healthy, 2 expected)",
+    )
     with Load(control_plane.ingress, "/v2/models/accel/infer", ACCEL_BODY, clients=8) as load:
         load.wait_for_more(100)
         drained = control_plane.cli("drain", "pool-a", "--timeout", "120", timeout=180)
@@ -77,6 +97,12 @@ def test_a_drain_the_budget_forbids_waits_and_goes_on_after_a_scale_up(
     solo = DEPLOYMENT.format(name="solo", replicas=1, extra="  disruptionBudget: {minAvailable: 1}")
     control_plane.apply(textwrap.dedent(POOLS) + "---\n" + solo, tmp_path)
     control_plane.wait_ready("solo", 1)
+    assert_budget(
+        control_plane,
+        "solo",
+        "Disruption budget:    minAvailable 1 (spec)",
+        "Allowed disruptions:  0 (1 healthy, 1 desired healthy, 1 expected)",
+    )
     pool = pools_of(control_plane, "solo")[0]
     drain = subprocess.Popen(
         [*CLI, "drain", pool, "--timeout", "120", "--server", control_plane.api],

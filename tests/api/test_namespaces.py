@@ -8,8 +8,9 @@ import textwrap
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-from tests.api.conftest import ControlPlane
+from tests.api.conftest import ControlPlane, Load
 from tests.api.test_controlplane import ACCEL_BODY
 from tests.conftest import wait_for
 
@@ -69,3 +70,114 @@ def test_staging_and_production_side_by_side_with_a_quota(
 
     wait_for(answered, timeout=60, what="both namespaces to answer through the router")
     assert answers == {"production": "production", "staging": "staging"}
+
+
+DEPLOYMENT_THEN_NAMESPACE = """
+apiVersion: modelplane.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: accel}
+spec:
+  model: {format: simulated, version: production, params: {latencyMs: 5}}
+  probes: {readiness: {periodSeconds: 1}}
+---
+apiVersion: modelplane.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: accel, namespace: staging}
+spec:
+  model: {format: simulated, version: staging, params: {latencyMs: 5}}
+  probes: {readiness: {periodSeconds: 1}}
+"""
+STAGING = """---
+apiVersion: modelplane.dev/v1alpha1
+kind: Namespace
+metadata: {name: staging}
+"""
+
+
+def infer(plane: ControlPlane, prefix: str = "") -> str:
+    """The model version that answers one request through the router; '' when it fails."""
+    url = plane.ingress + prefix + "/v2/models/accel/infer"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=ACCEL_BODY), timeout=30) as response:
+            return str(json.loads(response.read())["model_version"])
+    except urllib.error.HTTPError:
+        return ""
+
+
+def test_apply_into_a_missing_namespace_stores_nothing_until_the_file_declares_it(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    spec = tmp_path / "accel.yaml"
+    spec.write_text(textwrap.dedent(DEPLOYMENT_THEN_NAMESPACE))
+    refused = control_plane.cli("apply", "-f", str(spec))
+    assert refused.returncode == 1
+    assert 'namespaces "staging" not found; nothing was stored.' in refused.stderr, refused.stderr
+    assert (
+        f'{spec}:9: ModelDeployment/staging/accel: namespace "staging" does not exist; apply a Namespace '
+        "named staging first (kind: Namespace, metadata.name: staging)"
+    ) in refused.stderr
+    assert control_plane.request("GET", "/api/v1/modeldeployments")[1]["items"] == []  # not even default's
+
+    spec.write_text(textwrap.dedent(DEPLOYMENT_THEN_NAMESPACE + STAGING))  # the Namespace comes last
+    applied = control_plane.cli("apply", "-f", str(spec))
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.splitlines() == [
+        "namespace.modelplane.dev/staging created",
+        "modeldeployment.modelplane.dev/accel created",
+        "modeldeployment.modelplane.dev/accel created",
+    ]
+    listed = control_plane.cli("get", "ns")
+    assert [line.split()[:2] for line in listed.stdout.splitlines()] == [
+        ["NAME", "STATUS"], ["default", "Active"], ["staging", "Active"],
+    ]  # fmt: skip
+    forbidden = control_plane.cli("delete", "ns", "default")
+    assert forbidden.returncode == 1
+    assert 'namespace "default" is forbidden: this namespace may not be deleted' in forbidden.stderr
+
+
+def test_deleting_a_namespace_drains_everything_in_it_and_nothing_else(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    control_plane.apply(textwrap.dedent(STAGING + "---\n" + DEPLOYMENT_THEN_NAMESPACE), tmp_path)
+    wait_for(
+        lambda: infer(control_plane) == "production" and infer(control_plane, "/ns/staging") == "staging",
+        timeout=60,
+        what="both namespaces to answer through the router",
+    )
+    with Load(control_plane.ingress, "/v2/models/accel/infer", ACCEL_BODY, clients=4) as load:
+        load.wait_for_more(50)
+        deleted = control_plane.cli("delete", "ns", "staging")
+        assert deleted.returncode == 0, deleted.stderr
+        # the namespace stays, Terminating, while its replica drains (at least the router's 1 s)
+        status, refused = control_plane.request(
+            "POST", "/api/v1/apply", textwrap.dedent(DEPLOYMENT_THEN_NAMESPACE).encode()
+        )
+        assert status == 403, refused
+        assert "unable to create new content in namespace staging because it is being terminated" in str(
+            refused
+        )
+
+        def staging(kind: str) -> list[dict[str, Any]]:
+            items = control_plane.request("GET", f"/api/v1/{kind}?namespace=staging")[1]["items"]
+            return list(items)
+
+        def phase() -> str:
+            answer = control_plane.request("GET", "/api/v1/namespaces/staging")[1]
+            return str((answer.get("status") or {}).get("phase"))
+
+        wait_for(lambda: phase() == "Terminating", timeout=10, what="staging to be Terminating")
+        wait_for(
+            lambda: any(r["status"].get("phase") == "Terminating" for r in staging("replicas")),
+            timeout=10,
+            what="the staging replica to drain",
+        )
+        wait_for(
+            lambda: control_plane.request("GET", "/api/v1/namespaces/staging")[0] == 404,
+            timeout=60,
+            what="the namespace to be removed once empty",
+        )
+        assert [staging(kind) for kind in ("modeldeployments", "revisions", "replicas")] == [[], [], []]
+        load.wait_for_more(50)
+    assert load.failures == [], load.failures[:5]
+    assert infer(control_plane) == "production"
+    assert control_plane.deployment("accel")["status"]["readyReplicas"] == 1

@@ -71,6 +71,29 @@ def test_describe_deployment_with_autoscaling_nothing_running_and_no_events() ->
     assert text.endswith("Events:  <none>")
 
 
+def test_describe_deployment_shows_the_effective_disruption_budget() -> None:
+    deployment = copy.deepcopy(DEPLOYMENT)  # 2 replicas, no spec.disruptionBudget
+    deployment["status"]["disruptionBudget"] = {
+        "maxUnavailable": 1, "source": "default",
+        "expectedPods": 2, "desiredHealthy": 1, "currentHealthy": 1, "disruptionsAllowed": 0,
+    }  # fmt: skip
+    lines = describe_deployment(deployment, [], [], now=NOW).splitlines()
+    assert "Disruption budget:    maxUnavailable 1 (default for more than one replica)" in lines
+    assert "Allowed disruptions:  0 (1 healthy, 1 desired healthy, 2 expected)" in lines
+    assert not any(line.strip().startswith("disruptionBudget") for line in lines)  # not in Status
+    # before the controller's first pass: the rule from the spec, the count unknown
+    deployment["status"] = {}
+    deployment["spec"]["disruptionBudget"] = {"minAvailable": "50%", "maxUnavailable": None}
+    lines = describe_deployment(deployment, [], [], now=NOW).splitlines()
+    assert "Disruption budget:    minAvailable 50% (spec)" in lines
+    assert "Allowed disruptions:  -" in lines
+    del deployment["spec"]["disruptionBudget"]
+    deployment["spec"]["replicas"] = 1
+    lines = describe_deployment(deployment, [], [], now=NOW).splitlines()
+    assert "Disruption budget:    none (default for a single replica: a drain evicts it at once)" in lines
+    assert "Allowed disruptions:  any (no budget)" in lines
+
+
 def test_describe_replica_shows_waiting_last_exit_and_limits() -> None:
     replica = copy.deepcopy(REPLICA)
     replica["status"].update(

@@ -280,6 +280,14 @@ def test_get_namespaces_and_jobs() -> None:
     assert row.split() == ["train", "Running", "1/2", "80s", "90s", "python", "train.py"]
 
 
+def test_get_namespaces_shows_a_deleted_one_as_terminating_at_once() -> None:
+    deleted = {"name": "old", "deletionTimestamp": "2027-01-15T07:59:59Z"}
+    namespace = {"kind": "Namespace", "metadata": deleted, "created": NOW - 7, "status": {"phase": "Active"}}
+    assert get_table(resolve("ns"), [namespace], now=NOW).splitlines()[1].split() == [
+        "old", "Terminating", "<none>", "7s",
+    ]  # fmt: skip
+
+
 def test_nothing_to_list() -> None:
     assert get_table(resolve("md"), [], now=NOW) == "No resources found."
     assert events_table([], now=NOW) == "No events found."

@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -154,6 +154,80 @@ def test_a_stale_keep_alive_connection_is_retried_on_a_fresh_one() -> None:
         for _ in range(3):
             response = await pool.request(address, "GET", "/")
             assert (response.status, response.body) == (200, b"ok")
+        await pool.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + 5
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def test_cancel_resets_the_connection_of_a_request_on_the_wire() -> None:
+    """The upstream sees a reset (not a FIN, which a server takes as a half-close and answers)."""
+
+    async def main() -> None:
+        seen: list[str] = []
+
+        async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            seen.append("request")
+            try:
+                seen.append("eof" if not await reader.read(1) else "data")
+            except ConnectionResetError:
+                seen.append("reset")
+            writer.close()
+
+        server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+        address = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        pool = ConnectionPool()
+        pending = pool.request(address, "GET", "/")
+        await _until(lambda: seen == ["request"], "the request to arrive")
+        pool.cancel(address, pending)
+        assert pending.cancelled()
+        await _until(lambda: len(seen) == 2, "the upstream to see the connection end")
+        assert seen == ["request", "reset"]
+        await _until(lambda: pool.connections(address) == 0, "the connection to leave the pool")
+        await pool.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+
+
+def test_cancelled_requests_waiting_for_a_connection_are_never_sent() -> None:
+    async def main() -> None:
+        paths: list[bytes] = []
+        go = asyncio.Event()
+
+        async def answer_on_go(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(asyncio.IncompleteReadError):
+                while head := await reader.readuntil(b"\r\n\r\n"):
+                    paths.append(head.split(b" ")[1])
+                    await go.wait()
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(answer_on_go, "127.0.0.1", 0)
+        address = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        pool = ConnectionPool(max_per_address=1)
+        first = pool.request(address, "GET", "/first")
+        withdrawn = pool.request(address, "GET", "/withdrawn")
+        dropped = pool.request(address, "GET", "/dropped")
+        last = pool.request(address, "GET", "/last")
+        await _until(lambda: paths == [b"/first"], "the first request to arrive")
+        pool.cancel(address, withdrawn)  # the pool's way
+        dropped.cancel()  # a caller that just stops waiting (a cancelled task) gets the same
+        go.set()
+        assert (await first).status == 200 and (await last).status == 200
+        assert paths == [b"/first", b"/last"] and withdrawn.cancelled() and dropped.cancelled()
+        assert pool.connections(address) == 1  # nothing was reset: the connection stays pooled
         await pool.close()
         server.close()
         await server.wait_closed()

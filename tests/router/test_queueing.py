@@ -45,3 +45,16 @@ def test_in_flight_counts() -> None:
     assert gate.inflight == {"r1": 1}
     gate.release("r1")
     assert gate.inflight == {}
+
+
+def test_a_waiter_whose_client_left_is_removed_from_the_middle() -> None:
+    gate: Gate[str] = Gate(concurrency=1)
+    for waiter in ("first", "gone", "third"):
+        assert gate.offer("v1", waiter, capacity=3)
+    assert gate.remove("v1", "gone")
+    assert not gate.remove("v1", "gone") and not gate.remove("v2", "gone")
+    assert gate.queued == 2
+    assert gate.pop("v1") == "first" and gate.pop("v1") == "third"
+    assert gate.remove("v1", "x") is False and not gate.waiting
+    assert gate.offer("v1", "only", capacity=3) and gate.remove("v1", "only")
+    assert gate.queued == 0 and not gate.waiting
