@@ -43,7 +43,8 @@ LIMIT_HEADROOM: Final = Fraction(50, 100)
 """A proposed limit is the peak plus this much of it."""
 CPU_BURST: Final = 2
 """A proposed CPU limit is at least this many times the proposed CPU request."""
-CPU_PERCENTILE: Final = 95
+PERCENTILE: Final = 95
+"""Shown for both resources; CPU requests are sized on it (memory requests on the peak)."""
 MIN_CPU_MILLIS: Final = 25
 MIN_MEMORY_BYTES: Final = 250 << 20
 CPU_QUANTUM_MILLIS: Final = 10
@@ -179,7 +180,7 @@ def advise(
     values = [amount for _, amount in readings]
     window = _span([at for at, _ in readings])
     peak = max(values) if values else None
-    p95 = percentile(values, CPU_PERCENTILE) if values else None
+    p95 = percentile(values, PERCENTILE) if values else None
     if peak is None or p95 is None or len(values) < MIN_SAMPLES:
         reason = (
             f"not enough data: {len(values)} sample{'' if len(values) == 1 else 's'} over {window:.0f} s; "

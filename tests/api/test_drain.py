@@ -52,8 +52,8 @@ def assert_budget(plane: ControlPlane, name: str, *expected: str) -> None:
     """`describe` shows the budget the deployment controller computed (on its next pass after ready)."""
 
     def computed() -> bool:
-        budget = plane.deployment(name)["status"].get("disruptionBudget") or {}
-        return budget.get("currentHealthy") == plane.deployment(name)["status"].get("readyReplicas")
+        status = plane.deployment(name)["status"]
+        return (status.get("disruptionBudget") or {}).get("currentHealthy") == status.get("readyReplicas")
 
     wait_for(computed, timeout=10, what=f"the disruption budget status of {name}")
     described = plane.cli("describe", "md", name)

@@ -56,7 +56,9 @@ def test_a_job_runs_its_completions_with_parallelism_and_shows_in_get_describe_l
 
     def complete() -> bool:
         nonlocal most_running
-        running = [r for r in job_replicas(plane, "batch") if r["status"].get("phase") in ("Starting", "Running")]
+        running = [
+            r for r in job_replicas(plane, "batch") if r["status"].get("phase") in ("Starting", "Running")
+        ]
         most_running = max(most_running, len(running))
         return "Complete" in plane.cli("get", "jobs").stdout
 
@@ -108,7 +110,9 @@ def test_a_failing_job_retries_after_a_backoff_then_fails_naming_the_cause(
     assert "Failed" in plane.cli("get", "jobs").stdout
 
 
-def test_on_failure_restarts_in_place_and_the_job_completes(control_plane: ControlPlane, tmp_path: Path) -> None:
+def test_on_failure_restarts_in_place_and_the_job_completes(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
     plane = control_plane
     plane.apply(
         job_yaml(
@@ -128,13 +132,17 @@ def test_on_failure_restarts_in_place_and_the_job_completes(control_plane: Contr
     assert "second try" in plane.cli("logs", "job/flaky").stdout
 
 
-def test_active_deadline_stops_the_job_and_ttl_deletes_it(control_plane: ControlPlane, tmp_path: Path) -> None:
+def test_active_deadline_stops_the_job_and_ttl_deletes_it(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
     plane = control_plane
     plane.apply(
         job_yaml("slow", "command: [sleep, '300']\nactiveDeadlineSeconds: 2\nttlSecondsAfterFinished: 3\n"),
         tmp_path,
     )
-    wait_for(lambda: any(r["status"].get("pid") for r in job_replicas(plane, "slow")), timeout=30, what="running")
+    wait_for(
+        lambda: any(r["status"].get("pid") for r in job_replicas(plane, "slow")), timeout=30, what="running"
+    )
     pid = next(r["status"]["pid"] for r in job_replicas(plane, "slow") if r["status"].get("pid"))
     wait_for(lambda: "Failed" in plane.cli("get", "jobs").stdout, timeout=30, what="job slow Failed")
     described = plane.cli("describe", "job", "slow").stdout

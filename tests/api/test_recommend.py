@@ -58,3 +58,5 @@ def test_an_idle_deployment_asking_for_2gi_is_shown_over_provisioned(
     assert unknown.returncode == 1
     assert "Deployment 'nope' was not found in namespace default" in unknown.stderr
     assert "modelplane get md" in unknown.stderr
+    status, body = control_plane.request("GET", "/api/v1/recommendations?window=0")
+    assert status == 400 and "window" in body["error"]

@@ -71,6 +71,10 @@ def test_a_new_deployment_gets_revision_1_and_its_replicas(store: Store) -> None
     run(store, now=6)
     status = store.get("ModelDeployment", "default", "m").status
     assert status["readyReplicas"] == 4 and status["availableReplicas"] == 4 and status["revision"] == 1
+    assert status["disruptionBudget"] == {  # the PodDisruptionBudget status of the default budget
+        "maxUnavailable": 1, "source": "default",
+        "expectedPods": 4, "desiredHealthy": 3, "currentHealthy": 4, "disruptionsAllowed": 1,
+    }  # fmt: skip
 
 
 def test_a_rolling_update_stays_within_surge_and_unavailable_at_every_step(store: Store) -> None:

@@ -233,3 +233,27 @@ def test_cancelled_requests_waiting_for_a_connection_are_never_sent() -> None:
         await server.wait_closed()
 
     asyncio.run(main())
+
+
+def test_a_request_cancelled_while_connecting_is_not_sent_and_its_connection_is_pooled() -> None:
+    async def main() -> None:
+        paths: list[bytes] = []
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(asyncio.IncompleteReadError):
+                while head := await reader.readuntil(b"\r\n\r\n"):
+                    paths.append(head.split(b" ")[1])
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        address = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        pool = ConnectionPool(max_per_address=1)
+        pool.cancel(address, pool.request(address, "GET", "/withdrawn"))  # before it could connect
+        assert (await pool.request(address, "GET", "/next")).status == 200  # on the same connection
+        assert paths == [b"/next"] and pool.connections(address) == 1
+        await pool.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())

@@ -140,8 +140,8 @@ def test_a_request_in_flight_whose_client_left_is_reset_at_the_replica(
     wait_for(released, timeout=LATENCY_S / 2, what="the in-flight request to be released")
     assert time.monotonic() - left < LATENCY_S  # the router did not wait for the replica's answer
     m = router.metrics()
-    replica_inflight = 'modelplane_router_replica_inflight{deployment="slow",namespace="default",replica="s"}'
-    assert m.get(replica_inflight, 0) == 0 and m[closed("queued")] == 0
+    per_replica = 'modelplane_router_replica_inflight{deployment="slow",namespace="default",replica="s"}'
+    assert m.get(per_replica, 0) == 0 and m[closed("queued")] == 0
     # the upstream connection was reset, not left to finish: the replica saw its client leave too
     wait_for(lambda: replica_count(slow, 499) == cut_before + 1, timeout=10, what="the replica's 499")
     assert router.infer("/v2/models/slow/infer")[0] == 200  # the pool holds no half-read connection

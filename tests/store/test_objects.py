@@ -68,6 +68,19 @@ def test_resource_version_is_one_counter_across_objects(store: Store) -> None:
     assert [a.resource_version, b.resource_version, ns.resource_version] == [1, 2, 3]
 
 
+def test_contents_are_every_kind_in_one_namespace(store: Store) -> None:
+    store.apply(MD, "staging", "iris", labels={}, spec=SPEC, now=1)
+    store.create("Replica", "staging", "iris-a", labels={}, spec={}, now=1)
+    store.apply(MD, "default", "iris", labels={}, spec=SPEC, now=1)
+    store.apply("Namespace", "", "staging", labels={}, spec={}, now=1)
+    assert [obj.key for obj in store.contents("staging")] == [
+        (MD, "staging", "iris"),
+        ("Replica", "staging", "iris-a"),
+    ]
+    with pytest.raises(ValueError):
+        store.contents("")
+
+
 def test_stale_update_is_refused_naming_both_versions(store: Store) -> None:
     obj, _ = store.apply(MD, "default", "iris", labels={}, spec=SPEC, now=1)
     store.update(MD, "default", "iris", spec={"replicas": 4}, expected_rv=obj.resource_version, now=2)
