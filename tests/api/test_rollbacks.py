@@ -153,6 +153,8 @@ def test_a_version_that_fails_readiness_30_s_after_it_started_is_rolled_back_und
         control_plane, tmp_path, fading("fade: 30"), cause=cause, clients=32, more="  minReadySeconds: 35\n"
     )
     assert load.failures == [], load.failures[:5]
+    status = control_plane.deployment("accel")["status"]
+    assert status["previousAvailable"] != status["rollback"]["from"], status  # v2 never completed
     history = control_plane.cli("rollout", "history", "accel").stdout
     assert any(line.split()[:2] == ["3", "v1"] for line in history.splitlines()), history
 
@@ -162,14 +164,16 @@ def test_a_completed_rollout_whose_replicas_all_fail_readiness_is_rolled_back_af
     control_plane: ControlPlane, tmp_path: Path
 ) -> None:
     """Without minReadySeconds the rollout completes (v1 at 0 replicas) before v2 fails readiness, all
-    its replicas at once, 30 s after the apply. The rollback comes, but until a v1 replica is ready
+    its replicas at once, some 30 s after it was applied. The rollback comes, but until a v1 replica is ready
     again nothing can serve: the router answers 503 "no ready replicas" (a known gap: closing it needs
     the router to hold requests while replicas start, as Knative's activator does). Still, no request
     reaches a broken replica. ~50 s."""
     (tmp_path / "fading.py").write_text(FADING)
     cause = ("failed its readiness probe after taking traffic",)
-    until = f"until: {time.time() + 30:.0f}"
+    until = f"until: {time.time() + 40:.0f}"  # v1 starts in the first ~10 s
     load = _roll_out_and_expect_a_rollback(control_plane, tmp_path, fading(until), cause=cause, clients=32)
+    status = control_plane.deployment("accel")["status"]
+    assert status["previousAvailable"] == status["rollback"]["from"], status  # v2 had completed
     assert all("no ready replicas" in failure for failure in load.failures), load.failures[:5]
     assert load.failures, "expected 503s while no replica is ready (see the docstring); update the test"
 
