@@ -3,7 +3,7 @@
 ApiError (500, InternalError)
 ├── BadRequest (400, BadRequest)      malformed body or query
 ├── Unauthorized (401, Unauthorized)  no bearer token off loopback
-├── Forbidden (403, Forbidden)        wrong token
+├── Forbidden (403, Forbidden)        wrong token; deleting `default`; applying into a terminating namespace
 ├── NotFound (404, NotFound)
 ├── Conflict (409, Conflict)          stale resourceVersion, or already exists
 ├── Gone (410, Expired)               a watch asked for changes older than what is kept

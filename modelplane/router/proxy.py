@@ -29,7 +29,6 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from random import Random
 from typing import Any
 
@@ -285,7 +284,7 @@ class Proxy:
             self._finish(forward, render_error(NoReadyReplicas(f"no ready replicas for {which}.")))
         else:
             self._start(forward)
-        return Deferred(answer, _answer, partial(self._abandon, forward))
+        return Deferred(answer, _answer, lambda: self._abandon(forward))
 
     def _start(self, forward: Forward) -> None:
         route = forward.route

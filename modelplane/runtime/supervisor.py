@@ -8,7 +8,10 @@ deleted; `adopt()` after a control-plane restart found the process still alive.
 Each tick, in order (level-triggered, idempotent):
 1. rotate the log if it is too big;
 2. notice an exit (reaping our child): record `last_exit` (OOMKilled when the cgroup's OOM count rose);
-3. without a process: start one, unless CrashLoopBackOff says wait (`waiting.until`);
+3. without a process: the restart policy decides — Always (a deployment's replica) restarts,
+   OnFailure restarts unless the exit was 0, Never does not; a replica not restarted ends Succeeded
+   (exit 0) or Failed for good (a Job's). A restart waits while CrashLoopBackOff says so
+   (`waiting.until`);
 4. with one: run the probes that are due (HTTP GETs, concurrently), publish started/ready, and on a
    liveness or startup failure SIGTERM the group, SIGKILL it after the grace period (floor 2 s) —
    the restart then follows the same backoff as a crash.

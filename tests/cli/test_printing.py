@@ -274,10 +274,17 @@ def test_get_namespaces_and_jobs() -> None:
     assert row.split() == ["production", "Active", "cpu=8,memory=16Gi,gpu=2", "7s"]
     job = {"kind": "Job", "metadata": {"name": "train", "namespace": "staging"}, "created": NOW - 90,
            "spec": {"command": ["python", "train.py"], "completions": 2},
-           "status": {"phase": "Running", "succeeded": 1, "startTime": NOW - 80}}  # fmt: skip
+           "status": {"active": 1, "succeeded": 1, "startTime": NOW - 80}}  # fmt: skip
     header, row = get_table(resolve("jobs"), [job], now=NOW, wide=True).splitlines()
     assert header.split() == ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE", "COMMAND"]
     assert row.split() == ["train", "Running", "1/2", "80s", "90s", "python", "train.py"]
+    done = {**job, "status": {"succeeded": 2, "startTime": NOW - 80, "completionTime": NOW - 20,
+            "conditions": [{"type": "Complete", "status": "True"}]}}  # fmt: skip
+    assert get_table(resolve("jobs"), [done], now=NOW).splitlines()[1].split()[1:4] == [
+        "Complete",
+        "2/2",
+        "60s",
+    ]
 
 
 def test_get_namespaces_shows_a_deleted_one_as_terminating_at_once() -> None:

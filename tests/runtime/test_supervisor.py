@@ -227,3 +227,51 @@ def test_a_command_that_cannot_start_is_recorded_and_backs_off(tmp_path: Path) -
         assert "working directory" in status.message and status.pid is None
 
     asyncio.run(scenario())
+
+
+def job_supervisor(tmp_path: Path, script: str, policy: str) -> ReplicaSupervisor:
+    replica = make_replica("job-1", probes=NO_PROBES, restartPolicy=policy)
+    return ReplicaSupervisor(
+        replica,
+        command=["sh", "-c", script],
+        log_path=tmp_path / "job-1.log",
+        cgroups=NoCgroups(),
+        cwd=tmp_path,
+    )
+
+
+def finished(status: object) -> bool:
+    return getattr(status, "phase", None) in (ReplicaPhase.SUCCEEDED, ReplicaPhase.FAILED)
+
+
+@pytest.mark.parametrize(
+    ("policy", "code", "phase", "restarts"),
+    [
+        ("Never", 0, ReplicaPhase.SUCCEEDED, 0),
+        ("Never", 3, ReplicaPhase.FAILED, 0),  # not restarted: the Job controller decides what next
+        ("OnFailure", 0, ReplicaPhase.SUCCEEDED, 0),
+    ],
+)
+def test_a_job_replica_ends_succeeded_or_failed_by_its_restart_policy(
+    tmp_path: Path, policy: str, code: int, phase: ReplicaPhase, restarts: int
+) -> None:
+    async def scenario() -> None:
+        supervisor = job_supervisor(tmp_path, f"exit {code}", policy)
+        status = await tick_until(supervisor, finished, timeout=15, what="the process to end")
+        assert status.phase is phase and status.restarts == restarts and status.pid is None
+        assert status.last_exit is not None and status.last_exit.code == code
+        assert (await supervisor.tick(supervisor.clock())).phase is phase  # for good: never restarted
+        stopped = await supervisor.stop(supervisor.clock())
+        assert stopped.phase is ReplicaPhase.TERMINATED
+
+    asyncio.run(scenario())
+
+
+def test_on_failure_restarts_in_place_until_the_command_succeeds(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        script = "if [ -f tried ]; then exit 0; else touch tried; exit 1; fi"
+        supervisor = job_supervisor(tmp_path, script, "OnFailure")
+        status = await tick_until(supervisor, finished, timeout=15, what="the second try to succeed")
+        assert status.phase is ReplicaPhase.SUCCEEDED and status.restarts == 1  # the first restart is at once
+
+    asyncio.run(scenario())
