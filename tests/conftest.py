@@ -1,4 +1,5 @@
-"""Shared test helpers: start a real `modelplane serve` process and talk HTTP to it."""
+"""Shared test helpers: wait for a condition, start a real modelplane process (a model server, a
+router, a control plane) and talk HTTP to it."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from typing import Any
 
 import pytest
 
-LISTENING = re.compile(r"modelplane server listening on http://([\d.]+):(\d+)")
-
 
 def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.02) -> None:
     """Poll `condition` until it is true; fail with `what` after `timeout` seconds."""
@@ -30,13 +29,36 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, interv
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-class ServerProcess:
-    """A real model-server process on a free port, with its output captured."""
+def stop_process(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL a process started in a session of its own, with all its children, and reap it."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
-    def __init__(self, spec: Path, *args: str, env: dict[str, str] | None = None) -> None:
+
+def exchange(
+    conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None
+) -> tuple[int, Any, http.client.HTTPResponse]:
+    """One request on `conn`: its status, its answer (JSON, or text when it is not JSON), the response."""
+    headers = {"content-type": "application/json"} if body is not None else {}
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    try:
+        return response.status, json.loads(data), response
+    except ValueError:
+        return response.status, data.decode(), response
+
+
+class ListeningProcess:
+    """A real modelplane process in a session of its own, its output captured, on the port it prints as
+    `modelplane <what> listening on http://HOST:PORT` once it accepts connections."""
+
+    def __init__(self, command: list[str], *, what: str, env: dict[str, str] | None = None) -> None:
         self.output: list[str] = []
+        self._listening = re.compile(rf"modelplane {what} listening on http://([\d.]+):(\d+)")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "modelplane.cli.main", "serve", "-f", str(spec), "--port", "0", *args],
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -44,19 +66,18 @@ class ServerProcess:
             start_new_session=True,
         )
         self.port = 0
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        threading.Thread(target=self._read, daemon=True).start()
         wait_for(
-            lambda: self.port != 0 or self.proc.poll() is not None, timeout=60, what="the server to listen"
+            lambda: self.port != 0 or self.proc.poll() is not None, timeout=60, what=f"the {what} to listen"
         )
         if self.port == 0:
-            raise AssertionError("server exited early:\n" + self.log)
+            raise AssertionError(f"{what} exited early:\n" + self.log)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.output.append(line)
-            match = LISTENING.search(line)
+            match = self._listening.search(line)
             if match:
                 self.port = int(match.group(2))
 
@@ -67,20 +88,32 @@ class ServerProcess:
     def connection(self, timeout: float = 30) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        """Send `sig` and wait for the exit code; SIGKILL (and fail) after `timeout` seconds."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            raise
+
+
+class ServerProcess(ListeningProcess):
+    """A real model-server process (`modelplane serve -f spec`) on a free port."""
+
+    def __init__(self, spec: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        serve = [sys.executable, "-m", "modelplane.cli.main", "serve", "-f", str(spec)]
+        super().__init__([*serve, "--port", "0", *args], what="server", env=env)
+
     def request(
         self, method: str, path: str, body: Any = None, *, raw: bytes | None = None
     ) -> tuple[int, Any]:
         conn = self.connection()
         try:
             payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-            headers = {"content-type": "application/json"} if payload is not None else {}
-            conn.request(method, path, body=payload, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-            try:
-                return response.status, json.loads(data)
-            except ValueError:
-                return response.status, data.decode()
+            status, answer, _ = exchange(conn, method, path, payload)
+            return status, answer
         finally:
             conn.close()
 
@@ -94,15 +127,6 @@ class ServerProcess:
                 return False
 
         wait_for(ready, timeout=timeout, what="/v2/health/ready to be 200", interval=0.05)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            raise
 
 
 @pytest.fixture
@@ -118,6 +142,4 @@ def start_server() -> Iterator[Callable[..., ServerProcess]]:
 
     yield start
     for server in started:
-        if server.proc.poll() is None:
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait()
+        stop_process(server.proc)

@@ -242,8 +242,9 @@ def reconcile(
     # rollout goes back to the one before it
     last_available = deployment.status.get("lastAvailable")
     previous_available = deployment.status.get("previousAvailable")
-    if _complete(step.status, rollout.replicas) and template_hash != last_available:
-        last_available, previous_available = template_hash, last_available
+    available_now = _fully_available(step.status, states, replicas=rollout.replicas, current=template_hash)
+    if available_now is not None and available_now != last_available:
+        last_available, previous_available = available_now, last_available
     status: dict[str, Any] = {
         **step.status.to_dict(),
         "revision": numbers.get(template_hash, 0),
@@ -286,6 +287,18 @@ def reconcile(
         ]
     if deployment.status != status:
         store.update_status("ModelDeployment", namespace, name, status, now=now)
+
+
+def _fully_available(
+    status: RolloutStatus, states: Sequence[RevisionState], *, replicas: int, current: str
+) -> str | None:
+    """The revision that has every desired replica available now, if one has: the current template once
+    its rollout is complete, or an older revision that has them all by itself (its replicas passed
+    minReadySeconds only after a newer template was applied: a good rollback target all the same)."""
+    if _complete(status, replicas):
+        return current
+    older = [s for s in states if s.template_hash != current and replicas > 0 and s.available >= replicas]
+    return max(older, key=lambda s: s.number).template_hash if older else None
 
 
 def _complete(status: RolloutStatus, replicas: int) -> bool:

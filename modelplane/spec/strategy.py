@@ -10,9 +10,9 @@ canary weights lie in 0..100 and strictly increase.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from modelplane.spec.errors import FieldPath, FieldProblems
 from modelplane.spec.meta import SpecModel
@@ -117,3 +117,13 @@ class Strategy(SpecModel):
                 "{weight: 50, pause: 1m}]}.",
             )
         return self
+
+    @model_serializer(mode="wrap")
+    def _no_rolling_update_for_recreate(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """As Kubernetes defaults it, a Recreate strategy has no rollingUpdate: without this, the dumped
+        (stored) spec would carry the default and fail `_fits_type` when read back."""
+        data: dict[str, Any] = handler(self)
+        if self.type is StrategyType.RECREATE:
+            data.pop("rollingUpdate", None)
+            data.pop("rolling_update", None)
+        return data

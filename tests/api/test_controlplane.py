@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import CLI, ControlPlane, Load
-from tests.conftest import wait_for
+from tests.conftest import ListeningProcess, wait_for
 
 ACCEL = """
 apiVersion: modelplane.dev/v1alpha1
@@ -292,20 +292,12 @@ def test_off_loopback_every_request_needs_the_token(tmp_path: Path) -> None:
     state.mkdir()
     (state / "token").write_text("s3cret-token")
     os.chmod(state / "token", 0o600)
-    proc = subprocess.Popen(
+    plane = ListeningProcess(
         [*CLI, "controlplane", "--state-dir", str(state), "--host", "0.0.0.0", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+        what="control plane",
     )
+    port = plane.port
     try:
-        assert proc.stdout is not None
-        line = ""
-        for line in proc.stdout:
-            if "listening on" in line:
-                break
-        port = int(line.rsplit(":", 1)[1])
         import urllib.error
         import urllib.request
 
@@ -322,8 +314,7 @@ def test_off_loopback_every_request_needs_the_token(tmp_path: Path) -> None:
         with urllib.request.urlopen(right, timeout=10) as response:
             assert response.status == 200
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        plane.stop(timeout=30)
 
 
 def test_off_loopback_without_a_token_refuses_to_start(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.api.conftest import ControlPlane, Load
 from tests.api.test_controlplane import ACCEL_BODY
-from tests.api.test_rollouts import versions
+from tests.api.test_rollouts import history, versions
 from tests.conftest import wait_for
 
 DEPLOYMENT = """
@@ -155,8 +155,7 @@ def test_a_version_that_fails_readiness_30_s_after_it_started_is_rolled_back_und
     assert load.failures == [], load.failures[:5]
     status = control_plane.deployment("accel")["status"]
     assert status["previousAvailable"] != status["rollback"]["from"], status  # v2 never completed
-    history = control_plane.cli("rollout", "history", "accel").stdout
-    assert any(line.split()[:2] == ["3", "v1"] for line in history.splitlines()), history
+    assert ("3", "v1") in history(control_plane)
 
 
 @pytest.mark.slow

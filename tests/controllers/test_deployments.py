@@ -148,3 +148,27 @@ def test_a_deleted_deployment_takes_its_replicas_and_revisions_with_it(store: St
 def test_revision_ignores_replicas_and_traffic() -> None:
     assert template_revision({**SPEC, "replicas": 9, "traffic": []}) == template_revision(SPEC)
     assert template_revision({**SPEC, "resources": {"limits": {"cpu": "1"}}}) != template_revision(SPEC)
+
+
+def test_an_old_revision_fully_available_during_a_rollout_is_where_a_rollback_goes(store: Store) -> None:
+    """v1's replicas pass minReadySeconds only after v2 is applied; then v2's replica, ready but not yet
+    available, fails readiness: the deployment rolls back to v1, which had every replica available."""
+    rolling = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    v1 = {**SPEC, "replicas": 2, "minReadySeconds": 30, "strategy": rolling}
+    v2 = {**v1, "model": {**SPEC["model"], "version": "v2"}}
+    store.apply("ModelDeployment", "default", "m", labels={}, spec=v1, now=0)
+    run(store, now=1)
+    make_ready(store, now=2)  # available from 31 s on
+    store.apply("ModelDeployment", "default", "m", labels={}, spec=v2, now=5)
+    for t in (6.0, 7.0):
+        run(store, now=t)
+    make_ready(store, now=20)  # v2's surge replica: available from 49 s on
+    run(store, now=40)
+    assert store.get("ModelDeployment", "default", "m").status["lastAvailable"] == template_revision(v1)
+    [broken] = [r for r in replicas(store) if r.spec["revision"] == template_revision(v2)]
+    status = {**broken.status, "ready": False, "everReady": True}
+    store.update("Replica", "default", broken.name, spec=broken.spec, status=status, expected_rv=None, now=41)
+    run(store, now=42)
+    rollback = store.get("ModelDeployment", "default", "m").status["rollback"]
+    assert rollback["to"] == template_revision(v1), rollback
+    assert "failed its readiness probe after taking traffic" in rollback["cause"], rollback

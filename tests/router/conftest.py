@@ -5,9 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -17,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ServerProcess, wait_for
+from tests.conftest import ListeningProcess, ServerProcess, exchange, stop_process, wait_for
 
-LISTENING = re.compile(r"modelplane router listening on http://([\d.]+):(\d+)")
 BODY = json.dumps(
     {"inputs": [{"name": "input0", "datatype": "FP32", "shape": [1, 2], "data": [1, 2]}]}
 ).encode()
@@ -93,44 +89,12 @@ class EndpointsFile:
         return self.resource_version
 
 
-class RouterProcess:
+class RouterProcess(ListeningProcess):
+    """A real router process in file mode, following the table in `endpoints`."""
+
     def __init__(self, endpoints: Path, *args: str) -> None:
-        self.output: list[str] = []
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "modelplane.cli.routing",
-                "--endpoints-file",
-                str(endpoints),
-                "--port",
-                "0",
-                *args,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.port = 0
-        threading.Thread(target=self._read, daemon=True).start()
-        wait_for(
-            lambda: self.port != 0 or self.proc.poll() is not None, timeout=60, what="the router to listen"
-        )
-        if self.port == 0:
-            raise AssertionError("router exited early:\n" + self.log)
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.output.append(line)
-            match = LISTENING.search(line)
-            if match:
-                self.port = int(match.group(2))
-
-    @property
-    def log(self) -> str:
-        return "".join(self.output)
+        routing = [sys.executable, "-m", "modelplane.cli.routing", "--endpoints-file", str(endpoints)]
+        super().__init__([*routing, "--port", "0", *args], what="router")
 
     def request(
         self,
@@ -141,16 +105,9 @@ class RouterProcess:
         conn: http.client.HTTPConnection | None = None,
     ) -> tuple[int, Any, http.client.HTTPResponse]:
         own = conn is None
-        conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn = conn or self.connection()
         try:
-            headers = {"content-type": "application/json"} if body is not None else {}
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-            try:
-                return response.status, json.loads(data), response
-            except ValueError:
-                return response.status, data.decode(), response
+            return exchange(conn, method, path, body)
         finally:
             if own:
                 conn.close()
@@ -221,12 +178,6 @@ def post_many(port: int, path: str, n: int, *, threads: int = 8) -> list[tuple[i
     for w in workers:
         w.join(120)
     return results
-
-
-def stop_process(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.fixture

@@ -395,6 +395,14 @@ def test_recreate_takes_no_rolling_update() -> None:
     assert error.path == "spec.strategy.rollingUpdate"
 
 
+def test_a_recreate_spec_reads_back_what_it_stores() -> None:
+    """The API stores the dumped spec and the controllers validate it again: no default rollingUpdate."""
+    spec = valid(deployment({"strategy": {"type": "Recreate"}})).spec
+    stored = spec.model_dump(mode="json", by_alias=True)
+    assert "rollingUpdate" not in stored["strategy"]
+    assert type(spec).model_validate(stored) == spec
+
+
 def test_progress_deadline_must_exceed_min_ready_seconds() -> None:
     error = only_error(deployment({"minReadySeconds": 700}))
     assert error.path == "spec.strategy.progressDeadlineSeconds"
