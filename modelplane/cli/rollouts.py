@@ -99,6 +99,9 @@ def _progress(deployment: dict[str, Any]) -> tuple[str, bool, str]:
     if int(status.get("observedGeneration", 0)) < generation:
         return (f'Waiting for deployment "{name}" spec update to be observed...', False, "")
     for condition in status.get("conditions") or []:
+        if condition.get("type") == "Degraded" and condition.get("status") == "True":
+            # an automatic rollback: the revision this spec asks for failed; the old one serves
+            return (f'deployment "{name}" was rolled back automatically', False, condition.get("message", ""))
         if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
             return (
                 f'deployment "{name}" exceeded its progress deadline',
