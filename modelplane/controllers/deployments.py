@@ -24,15 +24,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from modelplane.controllers import admission, disruption
-from modelplane.controllers.node import log_path
+from modelplane.controllers import disruption, owners
 from modelplane.controllers.replicas import ReplicaFacts, choose_victims, count_replicas
 from modelplane.controllers.revisions import RevisionState
 from modelplane.controllers.rollout import RolloutSpec, plan_rollout
 from modelplane.controllers.rollout_status import Condition, ConditionStatus, ConditionType, RolloutStatus
-from modelplane.spec import ModelDeploymentSpec, NamespaceSpec
+from modelplane.spec import ModelDeploymentSpec
 from modelplane.spec.replica import Replica, ReplicaSpec
-from modelplane.store import AlreadyExists, NotFound, Store, StoredObject
+from modelplane.store import NotFound, Store, StoredObject
 
 log = logging.getLogger("modelplane.deployments")
 
@@ -332,7 +331,7 @@ def _failure(
         waiting = state.get("waiting") or {}
         if waiting.get("reason") == "CrashLoopBackOff":
             last = state.get("lastExit") or {}
-            tail = _log_tail(logs_dir, replica)
+            tail = owners.log_tail(logs_dir, replica.namespace, replica.name)
             exited = f"last exit {last.get('reason')}, code {last.get('code')}"
             return f"replica {replica.name} is crash-looping ({exited})" + (
                 f"; its log ends: {tail}" if tail else ""
@@ -340,17 +339,6 @@ def _failure(
         if state.get("everReady") and not state.get("ready") and state.get("phase") == "Running":
             return f"replica {replica.name} failed its readiness probe after taking traffic"
     return None
-
-
-def _log_tail(logs_dir: Path | None, replica: StoredObject, lines: int = 3) -> str:
-    if logs_dir is None:
-        return ""
-    path = log_path(logs_dir.parent, replica.namespace, replica.name)
-    try:
-        text = path.read_bytes()[-4096:].decode(errors="replace")
-    except OSError:
-        return ""
-    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
 
 
 def _sync_replicas(
@@ -370,29 +358,14 @@ def _sync_replicas(
     diff = int(revision.spec["replicas"]) - len(live)
     ref = {"kind": "ModelDeployment", "namespace": deployment.namespace, "name": deployment.name}
     if diff > 0:
-        stored_ns = store.find("Namespace", "", deployment.namespace)
-        namespace = NamespaceSpec.model_validate(stored_ns.spec) if stored_ns is not None else None
-        resources = admission.with_defaults(revision.spec["template"].get("resources") or {}, namespace)
-        for _ in range(diff):
-            used = [
-                admission.demand_of(r.spec.get("resources") or {})
-                for r in store.list("Replica", namespace=deployment.namespace)
-                if r.status.get("phase") not in ("Terminated", "Succeeded", "Failed")
-            ]
-            refusal = admission.check_quota(
-                deployment.namespace, namespace, requested=admission.demand_of(resources), used=used
-            )
-            if refusal is not None:
-                store.record_event(**ref, type="Warning", reason="FailedCreate", message=refusal, now=now)
-                return refusal
-            replica = _create_replica(store, deployment, revision, resources=resources, rng=rng, now=now)
-            store.record_event(
-                **ref,
-                type="Normal",
-                reason="SuccessfulCreate",
-                message=f"Created replica: {replica.name}",
-                now=now,
-            )
+        return owners.create_replicas(
+            store,
+            ref,
+            revision.spec["template"].get("resources") or {},
+            diff,
+            lambda resources: new_replica(deployment, revision, rng, resources=resources),
+            now=now,
+        )
     elif diff < 0:
         related = [facts(r) for r in owned]
         for victim in choose_victims(live, -diff, related=related):
@@ -401,33 +374,6 @@ def _sync_replicas(
                 **ref, type="Normal", reason="SuccessfulDelete", message=f"Deleted replica: {victim}", now=now
             )
     return None
-
-
-def _create_replica(
-    store: Store,
-    deployment: StoredObject,
-    revision: StoredObject,
-    *,
-    resources: Mapping[str, Any],
-    rng: random.Random,
-    now: float,
-) -> Replica:
-    for _ in range(10):  # a random suffix may be taken already: draw another
-        replica = new_replica(deployment, revision, rng, resources=resources)
-        try:
-            store.create(
-                "Replica",
-                deployment.namespace,
-                replica.name,
-                labels=replica.labels,
-                spec=replica.spec.model_dump(mode="json", by_alias=True),
-                status=replica.status.model_dump(mode="json", by_alias=True),
-                now=now,
-            )
-        except AlreadyExists:
-            continue
-        return replica
-    raise RuntimeError(f"no free replica name for {deployment.namespace}/{deployment.name}")
 
 
 def _delete_everything(

@@ -31,11 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from modelplane.controllers import admission
-from modelplane.controllers.node import log_path
-from modelplane.spec import JobSpec, NamespaceSpec, Probes, ResourceRequirements
+from modelplane.controllers import owners
+from modelplane.spec import JobSpec, Probes, ResourceRequirements
 from modelplane.spec.replica import Replica, ReplicaPhase, ReplicaRestartPolicy, ReplicaSpec
-from modelplane.store import AlreadyExists, EventType, Store, StoredObject
+from modelplane.store import EventType, Store, StoredObject
 
 log = logging.getLogger("modelplane.jobs")
 
@@ -277,7 +276,14 @@ def reconcile(
         )
     status = dict(plan.status)
     if plan.create:
-        refusal = _create(store, job, spec, plan.create, rng=rng, now=now)
+        refusal = owners.create_replicas(
+            store,
+            ref,
+            job.spec.get("resources") or {},
+            plan.create,
+            lambda resources: new_job_replica(job, spec, resources, rng),
+            now=now,
+        )
         failure = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": refusal}]
         others = [c for c in status["conditions"] if c.get("type") != "ReplicaFailure"]
         status["conditions"] = others + (failure if refusal else [])
@@ -300,72 +306,8 @@ def _failure_cause(store: Store, namespace: str, replica: str, logs_dir: Path | 
     cause = f"last failed replica {replica}: {last.get('reason', 'deleted')}"
     if last.get("code") is not None:
         cause += f" (exit code {last['code']})"
-    tail = _log_tail(logs_dir, namespace, replica)
+    tail = owners.log_tail(logs_dir, namespace, replica)
     return cause + (f"; its log ends: {tail}" if tail else "")
-
-
-def _log_tail(logs_dir: Path | None, namespace: str, replica: str, lines: int = 3) -> str:
-    if logs_dir is None:
-        return ""
-    try:
-        text = log_path(logs_dir.parent, namespace, replica).read_bytes()[-4096:].decode(errors="replace")
-    except OSError:
-        return ""
-    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
-
-
-def _create(
-    store: Store, job: StoredObject, spec: JobSpec, count: int, *, rng: random.Random, now: float
-) -> str | None:
-    """Create `count` replicas of `job`; the quota refusal that stopped it, if any."""
-    ref = {"kind": "Job", "namespace": job.namespace, "name": job.name}
-    stored_ns = store.find("Namespace", "", job.namespace)
-    namespace = NamespaceSpec.model_validate(stored_ns.spec) if stored_ns is not None else None
-    resources = admission.with_defaults(job.spec.get("resources") or {}, namespace)
-    for _ in range(count):
-        used = [
-            admission.demand_of(r.spec.get("resources") or {})
-            for r in store.list("Replica", namespace=job.namespace)
-            if r.status.get("phase") not in ("Terminated", "Succeeded", "Failed")
-        ]
-        refusal = admission.check_quota(
-            job.namespace, namespace, requested=admission.demand_of(resources), used=used
-        )
-        if refusal is not None:
-            store.record_event(**ref, type="Warning", reason="FailedCreate", message=refusal, now=now)
-            return refusal
-        replica = _create_one(store, job, spec, resources, rng=rng, now=now)
-        store.record_event(
-            **ref, type="Normal", reason="SuccessfulCreate", message=f"Created replica: {replica}", now=now
-        )
-    return None
-
-
-def _create_one(
-    store: Store,
-    job: StoredObject,
-    spec: JobSpec,
-    resources: Mapping[str, Any],
-    *,
-    rng: random.Random,
-    now: float,
-) -> str:
-    for _ in range(10):  # a random suffix may be taken already: draw another
-        replica = new_job_replica(job, spec, resources, rng)
-        try:
-            store.create(
-                "Replica",
-                job.namespace,
-                replica.name,
-                labels=replica.labels,
-                spec=replica.spec.model_dump(mode="json", by_alias=True),
-                status=replica.status.model_dump(mode="json", by_alias=True),
-                now=now,
-            )
-        except AlreadyExists:
-            continue
-        return replica.name
-    raise RuntimeError(f"no free replica name for job {job.namespace}/{job.name}")
 
 
 def new_job_replica(

@@ -1,10 +1,10 @@
 """The router process: an HTTP server with the proxy handler, fed by one endpoints source.
 
 `run_router` serves until SIGTERM/SIGINT, then drains like the model server: /v2/health/ready turns
-503, the listening socket closes, idle connections close, in-flight requests finish within the grace
-period, and it returns exit code 0. The feed loop runs in a TaskGroup beside the server; if it ever
-ends on its own, that is logged as an error and the router stops (exit code 1) rather than serve a
-table that no longer changes.
+503, requests held for a ready replica get their 503 (no new table will come), the listening socket
+closes, idle connections close, in-flight requests finish within the grace period, and it returns
+exit code 0. The feed loop runs in a TaskGroup beside the server; if it ever ends on its own, that is
+logged as an error and the router stops (exit code 1) rather than serve a table that no longer changes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from modelplane.net.client import ConnectionPool
 from modelplane.net.http import HttpServer
 from modelplane.router.feed import follow_api, follow_file
+from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
 from modelplane.router.proxy import Proxy, render_error
 
 log = logging.getLogger("modelplane.router")
@@ -36,6 +37,8 @@ class RouterOptions:
     endpoints_file: Path | None = None
     retries: int = 1
     queue_size: int | None = None
+    ready_wait_s: float = READY_WAIT_S  # hold a request this long for a ready replica; 0: 503 at once
+    hold_capacity: int = HOLD_CAPACITY  # requests held per deployment
     max_connections: int = 256  # per replica
     connect_timeout_s: float = 2.0
     response_timeout_s: float = 60.0
@@ -54,7 +57,13 @@ async def run_router(options: RouterOptions, *, on_listening: Callable[[int], No
         connect_timeout=options.connect_timeout_s,
         response_timeout=options.response_timeout_s,
     )
-    proxy = Proxy(pool, retries=options.retries, queue_size=options.queue_size)
+    proxy = Proxy(
+        pool,
+        retries=options.retries,
+        queue_size=options.queue_size,
+        ready_wait_s=options.ready_wait_s,
+        hold_capacity=options.hold_capacity,
+    )
     http = HttpServer(proxy.handle, render_error=render_error, max_body=options.max_body)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -106,7 +115,7 @@ async def _supervised(feed: Coroutine[Any, Any, None]) -> None:
 
 
 async def _drain(proxy: Proxy, http: HttpServer, pool: ConnectionPool, grace_s: float) -> None:
-    proxy.draining = True
+    proxy.drain()
     log.info("shutting down: draining %d connection(s), grace period %.0f s", len(http.connections), grace_s)
     http.drain()
     if not await http.wait_closed(grace_s):

@@ -9,17 +9,21 @@ families when /metrics is scraped, from the router's own registry (never the glo
                                                                              and replica (histogram)
     modelplane_router_inflight_requests{namespace,deployment,version}        sent to a replica, unanswered
     modelplane_router_queue_depth{namespace,deployment,version}              waiting for a free replica
+    modelplane_router_held_requests{namespace,deployment,version}            waiting for a ready replica
+                                                                             (version "" until drawn)
     modelplane_router_retries_total{namespace,deployment,version}            attempts repeated elsewhere
     modelplane_router_client_closed_total{namespace,deployment,version,stage} clients gone before their
-                                                                             answer: stage queued|inflight
+                                                                             answer: stage held|queued|inflight
     modelplane_router_endpoints{namespace,deployment,version,state}          replicas in the table by state
     modelplane_router_replica_inflight{namespace,deployment,replica}         in flight per replica
     modelplane_router_replica_requests_total{namespace,deployment,replica}   attempts answered per replica
     modelplane_router_table_resource_version                                 the table in use
 
-A request refused before a version is known (unknown model, no ready replica) counts with version "".
+A request refused before a version is known (unknown model, no ready replica) counts with version "",
+and so does an unpinned request held while no version can serve (it draws its version when one can).
+A held request whose wait ran out counts as status 503, like one refused at once.
 A request whose client closed the connection first counts as status 499 (nginx's "client closed
-request"), and in client_closed_total by where it was: still queued (never sent) or at a replica.
+request"), and in client_closed_total by where it was: held or queued (never sent) or at a replica.
 """
 
 from __future__ import annotations
@@ -55,9 +59,11 @@ class VersionStats:
     seconds: float = 0.0
     inflight: int = 0
     queued: int = 0
+    held: int = 0  # waiting for a ready replica (holding.py)
     retries: int = 0
     closed_queued: int = 0  # clients gone while their request waited (it was never sent)
     closed_inflight: int = 0  # clients gone while a replica worked on their request (it was reset)
+    closed_held: int = 0  # clients gone while their request waited for a ready replica (never sent)
 
     def observe(self, status: int, seconds: float) -> None:
         self.by_status[status] = self.by_status.get(status, 0) + 1
@@ -108,6 +114,11 @@ class RouterMetrics:
             "Requests waiting for a replica with a free slot.",
             labels=_LABELS,
         )
+        held = GaugeMetricFamily(
+            "modelplane_router_held_requests",
+            "Requests held while no replica (of their version) is ready, waiting up to --ready-wait.",
+            labels=_LABELS,
+        )
         retries = CounterMetricFamily(
             "modelplane_router_retries",
             "Requests sent again to another replica after a failure.",
@@ -116,7 +127,7 @@ class RouterMetrics:
         closed = CounterMetricFamily(
             "modelplane_router_client_closed",
             "Requests whose client closed the connection before the answer (counted as status 499), "
-            "by stage: queued (dropped unsent) or inflight (reset at the replica).",
+            "by stage: held or queued (dropped unsent) or inflight (reset at the replica).",
             labels=[*_LABELS, "stage"],
         )
         for stats in list(self._stats.values()):
@@ -130,10 +141,12 @@ class RouterMetrics:
             latency.add_metric(labels, buckets, stats.seconds)
             inflight.add_metric(labels, stats.inflight)
             queued.add_metric(labels, stats.queued)
+            held.add_metric(labels, stats.held)
             retries.add_metric(labels, stats.retries)
+            closed.add_metric([*labels, "held"], stats.closed_held)
             closed.add_metric([*labels, "queued"], stats.closed_queued)
             closed.add_metric([*labels, "inflight"], stats.closed_inflight)
-        yield from (requests, latency, inflight, queued, retries, closed)
+        yield from (requests, latency, inflight, queued, held, retries, closed)
         yield from self._replica_metrics()
         yield from self._table_metrics()
 

@@ -21,11 +21,17 @@ a connection is avoided for `avoid_s` seconds unless no other can serve.
 A client whose connection is lost before its answer (a reset; a half-close still gets its answer)
 abandons its request, as Envoy does: a queued one leaves the queue unsent, one at a replica has its
 upstream connection reset and its slot freed for the next in the queue. It counts as status 499.
+
+A request that finds no serving replica (none for a weighted version; none of the version it pins)
+is held (holding.py) until a table update brings one, or answered 503 `ready_wait_s` after it arrived.
+So is a queued request whose version lost its replicas, and a retry with no replica left; an unpinned
+one draws its version again. A request that finds a replica never touches the holding code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +52,7 @@ from modelplane.net.client import (
 from modelplane.net.errors import HttpError, MethodNotAllowed
 from modelplane.net.http import JSON, Deferred, Request, Response
 from modelplane.router.errors import BadGateway, GatewayTimeout, NoReadyReplicas, QueueFull, RouteNotFound
+from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S, Holding
 from modelplane.router.metrics import CLIENT_CLOSED, CONTENT_TYPE, RouterMetrics, VersionStats
 from modelplane.router.picking import choose_replica, choose_version, serving_endpoints
 from modelplane.router.queueing import Gate, queue_capacity
@@ -107,6 +114,8 @@ class Proxy:
         retries: int = 1,
         queue_size: int | None = None,
         avoid_s: float = 1.0,
+        ready_wait_s: float = READY_WAIT_S,
+        hold_capacity: int = HOLD_CAPACITY,
         rng: Random | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -114,6 +123,8 @@ class Proxy:
         self.retries = retries
         self.queue_size = queue_size
         self.avoid_s = avoid_s
+        self.ready_wait_s = ready_wait_s
+        self.hold_capacity = hold_capacity
         self.rng = rng or Random()
         self.clock = clock
         self.table: EndpointsTable | None = None
@@ -124,10 +135,12 @@ class Proxy:
         self.draining = False
         self._gates: dict[tuple[str, str], Gate[Forward]] = {}
         self._down: dict[str, float] = {}  # replica -> until (clock) it is avoided
+        self._held: dict[tuple[str, str], Holding[Forward]] = {}  # deployments with held requests
 
     # the table
     def update(self, table: EndpointsTable) -> None:
-        """Serve from `table` from now on; queued requests move to the new replicas or are refused."""
+        """Serve from `table` from now on; queued and held requests move to the new replicas, wait on,
+        or are refused (their deployment was removed)."""
         routes: dict[tuple[str, str], Route] = {}
         for deployment in table.deployments:
             gate = self._gates.get(deployment.key)
@@ -145,13 +158,18 @@ class Proxy:
         self.pool.retain(e.address for d in table.deployments for e in d.endpoints)
         for key, route in old.items():
             if key not in routes:
+                removed = RouteNotFound(f"model {route.label} was removed.")
                 for version in list(route.gate.waiting):
                     for forward in route.gate.drop(version):
-                        self._refuse_queued(forward, RouteNotFound(f"model {route.label} was removed."))
+                        self._refuse_queued(forward, removed)
+                for forward in self._unhold_all(key):
+                    self._finish(forward, render_error(removed))
                 del self._gates[key]
-        for route in routes.values():
+        for key, route in routes.items():
             for version in list(route.gate.waiting):
                 self._admit_waiting(route, version)
+            if key in self._held and route.serving:
+                self._release_held(route)
 
     # routing
     def handle(self, request: Request) -> Response | Deferred:
@@ -280,8 +298,7 @@ class Proxy:
             self.retries,
         )
         if version is None or version not in route.serving:
-            which = f"version '{version}' of {route.label}" if version else route.label
-            self._finish(forward, render_error(NoReadyReplicas(f"no ready replicas for {which}.")))
+            self._hold(forward)
         else:
             self._start(forward)
         return Deferred(answer, _answer, lambda: self._abandon(forward))
@@ -322,7 +339,7 @@ class Proxy:
             rng=self.rng,
             avoid=avoid,
         )
-        if endpoint is not None and endpoint.replica in forward.tried and "/versions/" not in forward.path:
+        if endpoint is not None and endpoint.replica in forward.tried and not _pinned(forward):
             # a retry with no other replica of its version (e.g. mid-rollout): any other version's
             # replica answers better than the one that just failed; a pinned version never moves
             everyone = tuple(e for endpoints in route.serving.values() for e in endpoints)
@@ -368,11 +385,10 @@ class Proxy:
             forward.tried.append(endpoint.replica)
             forward.stats.retries += 1
             current = self.routes.get(route.deployment.key)
-            if current is not None and forward.version in current.serving:
-                forward.route = current
-                self._start(forward)
+            if current is None:
+                self._finish(forward, render_error(RouteNotFound(f"model {route.label} was removed.")))
             else:
-                self._finish(forward, render_error(NoReadyReplicas(f"no ready replicas for {route.label}.")))
+                self._reroute(current, forward)
         else:
             self._finish(forward, render_error(_gateway_error(route, endpoint, error, forward)))
         current = self.routes.get(route.deployment.key)
@@ -384,7 +400,8 @@ class Proxy:
         gate = route.gate
         if version not in route.serving:
             for dropped in gate.drop(version):
-                self._refuse_queued(dropped, NoReadyReplicas(f"no ready replicas for {route.label}."))
+                dropped.stats.queued -= 1
+                self._reroute(route, dropped)
             return
         while (forward := gate.peek(version)) is not None:
             endpoint = self._pick(route, forward)
@@ -394,6 +411,118 @@ class Proxy:
             forward.stats.queued -= 1
             forward.route = route
             self._send(forward, endpoint)
+
+    def _reroute(self, route: Route, forward: Forward) -> None:
+        """Start `forward` again on `route` after its replica failed or its version lost its replicas.
+
+        An unpinned request whose version has no serving replica left draws its version again; with
+        none to draw (or a pinned version with none), it is held.
+        """
+        forward.route = route
+        if forward.version not in route.serving and not _pinned(forward):
+            version = choose_version(route.weights, route.serving, self.rng)
+            if version is not None:
+                self._move(forward, version)
+        if forward.version in route.serving:
+            self._start(forward)
+        else:
+            self._hold(forward)
+
+    def _move(self, forward: Forward, version: str) -> None:
+        """Give an unpinned request (neither queued, held nor in flight) a new version, and its counters."""
+        deployment = forward.route.deployment
+        forward.version = version
+        forward.stats = self.metrics.stats(deployment.namespace, deployment.name, version)
+
+    # holding (no ready replica)
+    def _hold(self, forward: Forward) -> None:
+        """Keep `forward` until a table brings a replica that can take it, up to `ready_wait_s` after
+        it arrived; 503 at once when holding is off, the router drains, or the deployment holds its cap."""
+        route = forward.route
+        wait = forward.started + self.ready_wait_s - self.clock()
+        if self.ready_wait_s <= 0 or self.draining or wait <= 0:
+            self._finish(forward, self._no_ready(forward, waited=self.ready_wait_s > 0 and not self.draining))
+            return
+        holding = self._held.get(route.deployment.key)
+        if holding is None:
+            holding = self._held[route.deployment.key] = Holding(self.hold_capacity)
+        if holding.full:
+            message = (
+                f"{route.label} has no ready replica and {len(holding)} request(s) already wait for one; "
+                "retry shortly."
+            )
+            self._finish(forward, render_error(QueueFull(message)))
+            return
+        holding.add(forward, asyncio.get_running_loop().call_later(wait, self._expire, forward))
+        forward.stats.held += 1
+
+    def _release_held(self, route: Route) -> None:
+        """Start the held requests `route` can serve now, oldest first; the others wait on.
+
+        An unpinned request draws its version now; a pinned one leaves when its version serves (or is
+        no longer live: 404). A released request goes to a replica or to the queue, even past the
+        queue's capacity: it was admitted when it was held, and holding is bounded on its own.
+        """
+        holding = self._held[route.deployment.key]
+        for forward in holding.waiters():
+            pinned = _pinned(forward)
+            if pinned and forward.version not in route.live:
+                holding.remove(forward)
+                forward.stats.held -= 1
+                live = ", ".join(sorted(route.live)) or "none"
+                message = f"model {route.label} has no live version '{forward.version}'; live: {live}."
+                self._finish(forward, render_error(RouteNotFound(message)))
+                continue
+            version = forward.version if pinned else choose_version(route.weights, route.serving, self.rng)
+            if version is None or version not in route.serving:
+                continue
+            holding.remove(forward)
+            forward.stats.held -= 1
+            forward.route = route
+            if not pinned:
+                self._move(forward, version)
+            endpoint = self._pick(route, forward)
+            if endpoint is not None:
+                self._send(forward, endpoint)
+            else:
+                route.gate.offer(version, forward, capacity=sys.maxsize)
+                forward.stats.queued += 1
+        if not holding:
+            del self._held[route.deployment.key]
+
+    def _expire(self, forward: Forward) -> None:
+        """The wait of a held request is over (its timer fired): the 503 it was spared so far."""
+        holding = self._held.get(forward.route.deployment.key)
+        if holding is not None and holding.remove(forward):
+            forward.stats.held -= 1
+            self._finish(forward, self._no_ready(forward, waited=True))
+
+    def _unhold_all(self, key: tuple[str, str]) -> list[Forward]:
+        """Take every held request of deployment `key` out (their timers cancelled), to be answered."""
+        holding = self._held.pop(key, None)
+        forwards = holding.take_all() if holding is not None else []
+        for forward in forwards:
+            forward.stats.held -= 1
+        return forwards
+
+    def _no_ready(self, forward: Forward, *, waited: bool) -> Response:
+        label = forward.route.label
+        which = f"version '{forward.version}' of {label}" if _pinned(forward) else label
+        if waited:
+            return render_error(
+                NoReadyReplicas(f"no ready replicas for {which} after waiting {self.ready_wait_s:g} s.")
+            )
+        if self.draining:
+            return render_error(NoReadyReplicas(f"no ready replicas for {which}; the router is shutting down."))
+        return render_error(NoReadyReplicas(f"no ready replicas for {which}."))
+
+    def drain(self) -> None:
+        """The router stops: /v2/health/ready turns 503, and held requests get their 503 now (no new
+        table will come to release them), as will any request that finds no serving replica."""
+        self.draining = True
+        for key in list(self._held):
+            for forward in self._unhold_all(key):
+                self._finish(forward, self._no_ready(forward, waited=False))
 
     def _abandon(self, forward: Forward) -> None:
         """The client's connection is gone before its answer (the HTTP server cancelled the answer)."""
@@ -405,6 +534,9 @@ class Proxy:
         elif forward.route.gate.remove(forward.version, forward):
             stats.queued -= 1
             stats.closed_queued += 1
+        elif (holding := self._held.get(forward.route.deployment.key)) is not None and holding.remove(forward):
+            stats.held -= 1
+            stats.closed_held += 1
 
     def _refuse_queued(self, forward: Forward, error: HttpError) -> None:
         forward.stats.queued -= 1
@@ -414,6 +546,11 @@ class Proxy:
         if not forward.answer.done():  # else its client left, counted as 499 in _abandon
             forward.stats.observe(response.status, self.clock() - forward.started)
             forward.answer.set_result(response)
+
+
+def _pinned(forward: Forward) -> bool:
+    """Whether the request names its version (`/versions/{v}` in its path): it never moves to another."""
+    return "/versions/" in forward.path.partition("?")[0]
 
 
 def _answer(done: asyncio.Future[Response]) -> Response:
