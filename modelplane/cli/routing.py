@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from modelplane.router.app import DEFAULT_MAX_BODY, RouterOptions, run_router
+from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
 
 
 @click.command()
@@ -42,6 +43,25 @@ from modelplane.router.app import DEFAULT_MAX_BODY, RouterOptions, run_router
     type=click.IntRange(min=0),
     help="Requests a deployment may queue when its replicas are full "
     "[default: 2 × ready replicas × spec.concurrency].",
+)
+@click.option(
+    "--ready-wait",
+    "ready_wait",
+    metavar="SECONDS",
+    default=READY_WAIT_S,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds a request is held while its deployment has no ready replica, before it gets 503; "
+    "0 answers 503 at once.",
+)
+@click.option(
+    "--ready-wait-queue",
+    "hold_capacity",
+    metavar="N",
+    default=HOLD_CAPACITY,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Requests a deployment may hold during --ready-wait; more get 503 with Retry-After at once.",
 )
 @click.option(
     "--max-connections",
@@ -80,6 +100,8 @@ def router(
     port: int,
     retries: int,
     queue_size: int | None,
+    ready_wait: float,
+    hold_capacity: int,
     max_connections: int,
     response_timeout: float,
     max_body_size: int,
@@ -107,6 +129,8 @@ def router(
         endpoints_file=endpoints_file,
         retries=retries,
         queue_size=queue_size,
+        ready_wait_s=ready_wait,
+        hold_capacity=hold_capacity,
         max_connections=max_connections,
         response_timeout_s=response_timeout,
         max_body=max_body_size,

@@ -13,7 +13,8 @@ families when /metrics is scraped, from the router's own registry (never the glo
                                                                              (version "" until drawn)
     modelplane_router_retries_total{namespace,deployment,version}            attempts repeated elsewhere
     modelplane_router_client_closed_total{namespace,deployment,version,stage} clients gone before their
-                                                                             answer: stage held|queued|inflight
+                                                                             answer: stage held, queued or
+                                                                             inflight
     modelplane_router_endpoints{namespace,deployment,version,state}          replicas in the table by state
     modelplane_router_replica_inflight{namespace,deployment,replica}         in flight per replica
     modelplane_router_replica_requests_total{namespace,deployment,replica}   attempts answered per replica

@@ -509,12 +509,12 @@ class Proxy:
         label = forward.route.label
         which = f"version '{forward.version}' of {label}" if _pinned(forward) else label
         if waited:
-            return render_error(
-                NoReadyReplicas(f"no ready replicas for {which} after waiting {self.ready_wait_s:g} s.")
-            )
-        if self.draining:
-            return render_error(NoReadyReplicas(f"no ready replicas for {which}; the router is shutting down."))
-        return render_error(NoReadyReplicas(f"no ready replicas for {which}."))
+            message = f"no ready replicas for {which} after waiting {self.ready_wait_s:g} s."
+        elif self.draining:
+            message = f"no ready replicas for {which}; the router is shutting down."
+        else:
+            message = f"no ready replicas for {which}."
+        return render_error(NoReadyReplicas(message))
 
     def drain(self) -> None:
         """The router stops: /v2/health/ready turns 503, and held requests get their 503 now (no new
@@ -534,7 +534,7 @@ class Proxy:
         elif forward.route.gate.remove(forward.version, forward):
             stats.queued -= 1
             stats.closed_queued += 1
-        elif (holding := self._held.get(forward.route.deployment.key)) is not None and holding.remove(forward):
+        elif (held := self._held.get(forward.route.deployment.key)) is not None and held.remove(forward):
             stats.held -= 1
             stats.closed_held += 1
 

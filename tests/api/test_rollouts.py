@@ -151,12 +151,10 @@ def test_a_recreate_rollout_starts_the_new_version_only_once_every_old_replica_i
     with rolling_out_v2(control_plane, tmp_path, RECREATE, replicas=2, clients=8, warm_up=100) as rollout:
         load, observer = rollout
         control_plane.wait_ready("accel", 2)
-        failed = len(load.failures)
         load.wait_for_more(100)
-    # requests fail while no replica runs, by design, but cleanly: the router's 503, no reset or 502 from a
-    # replica stopped mid-request; once v2 is up they are served again, by v2 only
-    assert all(f.startswith("503") and "no ready replicas" in f for f in load.failures), load.failures[:5]
-    assert len(load.failures) == failed, load.failures[failed:][:5]
+    # no replica runs for a few seconds, by design; the router holds requests meanwhile (--ready-wait,
+    # 15 s), so none fails: no 503, and no reset or 502 from a replica stopped mid-request
+    assert load.failures == [], load.failures[:5]
     status, answer = control_plane.infer("accel", ACCEL_BODY)
     assert status == 200 and answer["model_version"] == "v2", answer
     assert any(v == "v2" for snapshot in observer.snapshots for v, _ in snapshot), "no v2 replica seen"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
+import struct
 import sys
 import threading
 import time
@@ -152,6 +154,22 @@ def served_requests(server: ServerProcess) -> float:
         for line in text.splitlines()
         if line.startswith("modelplane_server_requests_total{")
     )
+
+
+def send_request(port: int, path: str) -> socket.socket:
+    """A client that sends one POST of BODY to `path` and does not read the answer yet."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        b"POST %s HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        b"content-length: %d\r\n\r\n%s" % (path.encode(), len(BODY), BODY)
+    )
+    return sock
+
+
+def leave(sock: socket.socket) -> None:
+    """Close with a reset, as a client killed mid-request or one with SO_LINGER 0 does."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
 
 
 def post_many(port: int, path: str, n: int, *, threads: int = 8) -> list[tuple[int, Any]]:

@@ -5,7 +5,6 @@ departure: that client still gets its answer."""
 from __future__ import annotations
 
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,11 +13,12 @@ import pytest
 
 from tests.conftest import ServerProcess, wait_for
 from tests.router.conftest import (
-    BODY,
     EndpointsFile,
     RouterProcess,
     deployment,
     endpoint,
+    leave,
+    send_request,
     served_requests,
     simulated_spec,
     start_replica,
@@ -58,18 +58,7 @@ def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 def send_infer(port: int) -> socket.socket:
     """A client that sends one inference request and does not read the answer yet."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(
-        b"POST /v2/models/slow/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-        b"content-length: %d\r\n\r\n%s" % (len(BODY), BODY)
-    )
-    return sock
-
-
-def leave(sock: socket.socket) -> None:
-    """Close with a reset, as a client killed mid-request or one with SO_LINGER 0 does."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
+    return send_request(port, "/v2/models/slow/infer")
 
 
 def replica_count(server: ServerProcess, status: int) -> float:

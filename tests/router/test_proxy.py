@@ -123,7 +123,8 @@ def test_only_ready_replicas_get_traffic_and_a_change_lands_within_1s(
     replicas: dict[str, ServerProcess], start_router: StartRouter
 ) -> None:
     a, b = replicas["a"], replicas["b"]
-    router, table = start_router(sim(replicas, "a", "b"))
+    # --ready-wait 0: a request that finds no ready replica is refused at once (test_holding.py: held)
+    router, table = start_router(sim(replicas, "a", "b"), args=("--ready-wait", "0"))
     before = served_requests(b)
     post_many(router.port, "/v2/models/sim/infer", 60)
     assert served_requests(b) > before  # both take traffic while ready
