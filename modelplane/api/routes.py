@@ -278,11 +278,20 @@ class Api:
                 f"the body is {typed.kind} {body_namespace}/{typed.metadata.name}, "
                 f"the path names {kind} {namespace}/{name}; they must agree."
             )
+        spec = typed.spec.model_dump(mode="json", by_alias=True)
+        if isinstance(typed, Job):  # the same immutability as apply; workingDir as stored when unset
+            existing = self.store.get(kind, namespace, name)
+            if spec.get("workingDir") is None:
+                spec["workingDir"] = existing.spec.get("workingDir")
+            try:
+                spec = jobs.admit(existing, spec, base_dir=None)
+            except jobs.JobRefused as error:
+                raise Invalid(f"Job/{name}: {error}") from error
         updated = self.store.update(
             kind,
             namespace,
             name,
-            spec=typed.spec.model_dump(mode="json", by_alias=True),
+            spec=spec,
             labels=dict(typed.metadata.labels),
             expected_rv=rv,
             now=self.clock(),

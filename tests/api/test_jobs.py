@@ -84,6 +84,13 @@ def test_a_job_runs_its_completions_with_parallelism_and_shows_in_get_describe_l
     refused = plane.cli("apply", "-f", str(tmp_path / "changed.yaml"))
     assert refused.returncode != 0
     assert "Job/batch: spec.command, spec.env, spec.resources: field is immutable" in refused.stderr
+    stored = job(plane, "batch")  # PUT is held to the same rule
+    put = {**stored, "spec": {**stored["spec"], "command": ["python", "other.py"]}}
+    status, body = plane.request("PUT", "/api/v1/jobs/default/batch", json.dumps(put).encode())
+    assert status == 422 and "spec.command: field is immutable" in body["error"], body
+    put = {**stored, "spec": {**stored["spec"], "parallelism": 3}}
+    status, body = plane.request("PUT", "/api/v1/jobs/default/batch", json.dumps(put).encode())
+    assert status == 200 and body["spec"]["parallelism"] == 3, body
 
 
 def test_a_failing_job_retries_after_a_backoff_then_fails_naming_the_cause(
