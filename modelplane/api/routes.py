@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from modelplane.api import auth
+from modelplane.api import applying, auth
 from modelplane.api.endpoints import endpoints_table
 from modelplane.api.errors import (
     ApiError,
@@ -35,8 +35,7 @@ from modelplane.controllers.node import log_path
 from modelplane.net.errors import HttpError, MethodNotAllowed
 from modelplane.net.http import Deferred, Request, Response
 from modelplane.runtime import read_log
-from modelplane.server.deployments import resolve_uri
-from modelplane.spec import KINDS, Job, Loaded, ModelDeployment, ModelDeploymentSpec, load_text
+from modelplane.spec import KINDS, Job, Loaded, ModelDeploymentSpec, load_text
 from modelplane.store import Store, parse_selector
 from modelplane.store import errors as store_errors
 
@@ -207,32 +206,34 @@ class Api:
         self._admit_namespaces(result.objects)
         base_dir = Path(query["baseDir"]) if "baseDir" in query else None
         now = self.clock()
-        prepared, refusals = [], []
-        for loaded in result.objects:  # every document is checked before any is stored
+        prepared: list[applying.Applied] = []
+        refusals: list[str] = []
+        # every document is checked before any is stored; this handler runs on the event loop, as every
+        # writer does, so no write comes between reading an object here and storing its merged spec
+        for loaded in result.objects:
             obj = loaded.obj
-            kind = obj.kind
-            namespace = "" if kind in CLUSTER_SCOPED else obj.metadata.namespace
-            spec = obj.spec.model_dump(mode="json", by_alias=True)
-            if isinstance(obj, ModelDeployment) and base_dir is not None:
-                model = obj.spec.model
-                spec["model"]["uri"] = resolve_uri(model.uri, format=model.format, base_dir=base_dir)
-            if isinstance(obj, Job):
-                existing = self.store.find(kind, namespace, obj.metadata.name)
-                try:
-                    spec = jobs.admit(existing, spec, base_dir=base_dir)
-                except jobs.JobRefused as error:
-                    refusals.append(f"{loaded.file}:{loaded.line}: Job/{obj.metadata.name}: {error}")
-            prepared.append((obj, kind, namespace, spec))
+            namespace = "" if obj.cluster_scoped else obj.metadata.namespace
+            existing = self.store.find(obj.kind, namespace, obj.metadata.name)
+            try:
+                prepared.append(applying.prepare(loaded, existing, base_dir=base_dir))
+            except applying.Refused as refused:
+                refusals.extend(refused.lines)
         if refusals:
             raise Invalid(f"{len(refusals)} object(s) refused; nothing was stored.", details=refusals)
         results = []
-        prepared.sort(key=lambda item: item[1] != "Namespace")  # a file may declare its Namespace anywhere
-        for obj, kind, namespace, spec in prepared:
+        prepared.sort(key=lambda item: item.kind != "Namespace")  # a file may declare its Namespace anywhere
+        for item in prepared:
             stored, outcome = self.store.apply(
-                kind, namespace, obj.metadata.name, labels=dict(obj.metadata.labels), spec=spec, now=now
+                item.kind,
+                item.namespace,
+                item.name,
+                labels=item.labels,
+                spec=item.spec,
+                last_applied=item.last_applied,
+                now=now,
             )
             results.append(
-                {"kind": kind, "namespace": stored.namespace, "name": stored.name, "result": outcome}
+                {"kind": item.kind, "namespace": stored.namespace, "name": stored.name, "result": outcome}
             )
         self.hub.notify()
         return _json({"results": results})

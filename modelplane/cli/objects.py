@@ -138,6 +138,10 @@ def apply(paths: tuple[Path, ...], server: str | None, token: str | None) -> Non
 
         modeldeployment.modelplane.dev/iris created|configured|unchanged
 
+    A re-apply merges the file into the live object, as kubectl does: fields the file leaves out keep
+    what `scale` or `rollout pause` set; fields the previous file had and this one drops go back to
+    their defaults.
+
     Once a file is applied, the risks `modelplane lint` finds in its objects are printed on stderr as
     `Warning: FILE:LINE: Kind/name: field: message Fix: …`; they never fail the apply.
     """

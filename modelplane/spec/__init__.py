@@ -38,7 +38,7 @@ from modelplane.spec.deployment import (
 from modelplane.spec.errors import FieldProblems, InvalidSpecError, QuantityError, SpecError
 from modelplane.spec.job import Job, JobSpec, RestartPolicy
 from modelplane.spec.kinds import KINDS, AnySpecObject, SpecObject
-from modelplane.spec.loading import Loaded, LoadResult, load_path, load_paths, load_text
+from modelplane.spec.loading import Loaded, LoadResult, load_data, load_path, load_paths, load_text
 from modelplane.spec.meta import API_VERSION, DEFAULT_NAMESPACE, Object, ObjectMeta
 from modelplane.spec.namespace import Namespace, NamespaceSpec
 from modelplane.spec.nodepool import NodePool, NodePoolSpec
@@ -127,6 +127,7 @@ __all__ = [
     "format_cpu",
     "format_memory",
     "json_schema",
+    "load_data",
     "load_path",
     "load_paths",
     "load_text",

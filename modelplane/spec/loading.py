@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
 from modelplane.spec.errors import FieldPath, FieldProblems, InvalidSpecError, SpecError
@@ -38,11 +39,27 @@ T = TypeVar("T", bound=Object)
 
 @dataclass(frozen=True)
 class Loaded:
-    """A valid object and where it was declared (`line` is the 1-based line where its document starts)."""
+    """A valid object and where it was declared (`line` is the 1-based line where its document starts).
+
+    `document` is the document as the file wrote it (before validation), so that what the user declared
+    can be told apart from the defaults the model fills in.
+    """
 
     obj: SpecObject
     file: Path
     line: int
+    document: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def applied_spec(self) -> dict[str, Any]:
+        """The spec fields the document declares, as the validated spec dumps them (camelCase keys,
+        normalized values), without any field the model defaulted: what `apply` keeps as last applied.
+
+        A dump with `exclude_unset=True` is not enough: validators that fill one field from another
+        (requests from limits) mark the filled field as set.
+        """
+        validated = self.obj.spec.model_dump(mode="json", by_alias=True)
+        declared = _declared(validated, self.document.get("spec"))
+        return declared if isinstance(declared, dict) else {}
 
 
 @dataclass
@@ -163,7 +180,37 @@ def _load_documents(text: str, file: Path, result: LoadResult) -> None:
         result.errors.extend(replace(error, kind=kind, name=name) for error in duplicate_keys)
         obj = _validate(data, node, file=file, errors=result.errors)
         if obj is not None:
-            result.objects.append(Loaded(obj=obj, file=file, line=node.start_mark.line + 1))
+            result.objects.append(Loaded(obj=obj, file=file, line=node.start_mark.line + 1, document=data))
+
+
+def load_data(data: dict[str, Any], *, file: Path | str, line: int) -> LoadResult:
+    """Validate one document given as data rather than text (a spec computed by the control plane);
+    errors name the field and point at `line`, the line of the document it was computed from."""
+    result = LoadResult()
+    path = Path(file)
+    node = yaml.compose(yaml.safe_dump(data))  # only to word the errors as for a file
+    if node is None:
+        return _finish(result, what=str(file))
+    obj = _validate(data, node, file=path, errors=result.errors)
+    result.errors[:] = [replace(error, line=line) for error in result.errors]
+    if obj is not None:
+        result.objects.append(Loaded(obj=obj, file=path, line=line, document=data))
+    return _finish(result, what=str(file))
+
+
+def _declared(validated: Any, written: Any) -> Any:
+    """The part of `validated` (a model dumped by alias) that `written` (the same value as the YAML
+    gave it) declares. A written key matches a dumped one as is (mapping fields keep their keys) or in
+    camelCase (a model field written in snake_case); lists of the same length are matched item by item.
+    """
+    if isinstance(validated, dict) and isinstance(written, dict):
+        keys = {
+            str(key) if str(key) in validated else to_camel(str(key)): value for key, value in written.items()
+        }
+        return {key: _declared(value, keys[key]) for key, value in validated.items() if key in keys}
+    if isinstance(validated, list) and isinstance(written, list) and len(validated) == len(written):
+        return [_declared(item, raw) for item, raw in zip(validated, written, strict=True)]
+    return validated
 
 
 def _parse(

@@ -23,6 +23,7 @@ from modelplane.store.events import AGGREGATION_WINDOW, EVENTS_KEPT, Event, Even
 from modelplane.store.objects import (
     CHANGES_KEPT,
     CLUSTER_SCOPED_KINDS,
+    LAST_APPLIED_ANNOTATION,
     Change,
     ChangeType,
     JsonObject,
@@ -39,6 +40,7 @@ __all__ = [
     "CLUSTER_SCOPED_KINDS",
     "EVENTS_KEPT",
     "FILE_NAME",
+    "LAST_APPLIED_ANNOTATION",
     "SCHEMA_VERSION",
     "USAGE_RETENTION_S",
     "USAGE_SAMPLES_KEPT",

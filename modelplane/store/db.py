@@ -70,6 +70,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX events_by_object ON events (kind, namespace, name, type, reason, last_seen);
     CREATE INDEX events_by_time ON events (last_seen, id);
     """,
+    # the spec as the user's file last declared it (kubectl's last-applied-configuration), for apply's
+    # three-way merge; NULL for objects applied before this column existed and for internal kinds
+    "ALTER TABLE objects ADD COLUMN last_applied TEXT",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

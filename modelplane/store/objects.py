@@ -1,7 +1,8 @@
 """Stored objects and their change log: the data types and the SQL that reads and writes them.
 
-A `StoredObject` is one row of `objects`: the user's labels and spec, the controllers' status, and the
-bookkeeping the store owns (uid, generation, resourceVersion, timestamps). Invariants:
+A `StoredObject` is one row of `objects`: the user's labels and spec, the controllers' status, the spec
+as the user's file last declared it (`last_applied`, for apply's three-way merge), and the bookkeeping
+the store owns (uid, generation, resourceVersion, timestamps). Invariants:
 - (kind, namespace, name) is unique; namespace is '' exactly for the cluster-wide kinds.
 - `resource_version` is the global counter's value at the object's last write, so it only rises.
 - Every write of an object appends one row to `changes` at that same resourceVersion, holding the
@@ -26,10 +27,11 @@ JsonObject = dict[str, Any]
 
 CLUSTER_SCOPED_KINDS: Final = frozenset(kind for kind, model in KINDS.items() if model.cluster_scoped)
 CHANGES_KEPT: Final = 10_000
+LAST_APPLIED_ANNOTATION: Final = "modelplane.dev/last-applied"
 
 _COLUMNS = (
     "kind, namespace, name, uid, generation, resource_version, labels, spec, status, "
-    "created, updated, deletion_timestamp"
+    "created, updated, deletion_timestamp, last_applied"
 )
 
 
@@ -72,6 +74,9 @@ class StoredObject:
     created: float
     updated: float
     deletion_timestamp: float | None
+    last_applied: JsonObject | None = None
+    """The spec fields the last `apply` declared, without defaults (None: never applied, or applied
+    before modelplane kept it); a default so change-log rows written before it existed still load."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -92,6 +97,8 @@ class StoredObject:
             if self.deletion_timestamp is None
             else rfc3339(self.deletion_timestamp),
         }
+        if self.last_applied is not None:  # as kubectl's last-applied-configuration: JSON text
+            metadata["annotations"] = {LAST_APPLIED_ANNOTATION: dumps(self.last_applied)}
         return {
             "apiVersion": API_VERSION,
             "kind": self.kind,
@@ -151,7 +158,7 @@ def select_namespace(conn: sqlite3.Connection, namespace: str) -> list[StoredObj
 def save(conn: sqlite3.Connection, obj: StoredObject, change: ChangeType) -> None:
     """Insert or replace the row of `obj` and log the change at `obj.resource_version`."""
     conn.execute(
-        f"INSERT OR REPLACE INTO objects ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO objects ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             obj.kind,
             obj.namespace,
@@ -165,6 +172,7 @@ def save(conn: sqlite3.Connection, obj: StoredObject, change: ChangeType) -> Non
             obj.created,
             obj.updated,
             obj.deletion_timestamp,
+            None if obj.last_applied is None else dumps(obj.last_applied),
         ),
     )
     log_change(conn, change, obj)
@@ -213,7 +221,7 @@ def _to_fields(obj: StoredObject) -> JsonObject:
 
 
 def _from_row(row: tuple[Any, ...]) -> StoredObject:
-    kind, namespace, name, uid, generation, rv, labels, spec, status, created, updated, deleted = row
+    kind, namespace, name, uid, generation, rv, labels, spec, status, created, updated, deleted, applied = row
     return StoredObject(
         kind=kind,
         namespace=namespace,
@@ -227,4 +235,5 @@ def _from_row(row: tuple[Any, ...]) -> StoredObject:
         created=created,
         updated=updated,
         deletion_timestamp=deleted,
+        last_applied=None if applied is None else json.loads(applied),
     )

@@ -110,26 +110,31 @@ class Store:
         *,
         labels: Mapping[str, str],
         spec: Mapping[str, Any],
+        last_applied: Mapping[str, Any] | None = None,
         now: float,
     ) -> tuple[StoredObject, ApplyResult]:
-        """Create the object or bring its labels and spec to these; status is kept.
+        """Create the object or bring its labels, spec and last-applied spec to these; status is kept.
 
-        `unchanged` (and no write) when labels and spec already are these. A terminating object stays
-        terminating: apply does not undo a delete, as in Kubernetes.
+        `last_applied` is what the user's file declared (the API merges it into `spec`; the store only
+        keeps it). `unchanged` (and no write) when all three already are these. A terminating object
+        stays terminating: apply does not undo a delete, as in Kubernetes.
         """
         check_scope(kind, namespace)
         new_labels, new_spec = canonical(labels), canonical(spec)
+        new_applied = None if last_applied is None else canonical(last_applied)
         with self._db.write() as conn:
             old = objects.select(conn, kind, namespace, name)
             if old is None:
                 obj = _new_object(
                     kind, namespace, name, new_labels, new_spec, {}, next_resource_version(conn), now
                 )
+                obj = replace(obj, last_applied=new_applied)
                 objects.save(conn, obj, ChangeType.ADDED)
                 return obj, "created"
-            if old.labels == new_labels and old.spec == new_spec:
+            if old.labels == new_labels and old.spec == new_spec and old.last_applied == new_applied:
                 return old, "unchanged"
             obj = _changed(old, labels=new_labels, spec=new_spec, rv=next_resource_version(conn), now=now)
+            obj = replace(obj, last_applied=new_applied)
             objects.save(conn, obj, ChangeType.MODIFIED)
             return obj, "configured"
 

@@ -15,6 +15,7 @@ from modelplane.spec import (
     Namespace,
     NodePool,
     SpecError,
+    load_data,
     load_path,
     load_paths,
     load_text,
@@ -342,3 +343,54 @@ def test_lines_stay_right_across_many_documents() -> None:
     assert len(result.errors) == 300
     assert [error.line for error in result.errors[-2:]] == [6 + 7 * 298, 6 + 7 * 299]
     assert result.errors[-1].name == "j299"
+
+
+def test_applied_spec_is_what_the_file_declares_without_defaults() -> None:
+    text = """\
+apiVersion: modelplane.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: iris}
+spec:
+  model: {format: simulated, params: {latency_ms: 5}}
+  min_ready_seconds: 2
+  nodeSelector: {gpu_type: a100}
+  resources: {limits: {memory: 1Gi}}
+  traffic: [{version: v1, weight: 100}]
+  strategy: {type: Recreate}
+"""
+    [loaded] = load_text(text).objects
+    assert loaded.applied_spec() == {
+        "model": {"format": "simulated", "params": {"latency_ms": 5}},  # mapping keys kept as written
+        "minReadySeconds": 2,  # a model field in snake_case comes back camelCase
+        "nodeSelector": {"gpu_type": "a100"},
+        "resources": {"limits": {"memory": "1Gi"}},  # not the requests defaulted from limits
+        "traffic": [{"version": "v1", "weight": 100}],
+        "strategy": {"type": "Recreate"},
+    }
+
+
+def test_the_applied_spec_of_every_example_validates_back_to_the_whole_spec() -> None:
+    examples = Path(__file__).parents[2] / "examples"
+    loaded_files = [
+        load_path(file) for file in sorted([*examples.glob("*.yaml"), *examples.glob("*/*.yaml")])
+    ]
+    assert all(result.ok for result in loaded_files) and len(loaded_files) > 3
+    for loaded in [loaded for result in loaded_files for loaded in result.objects]:
+        spec_type = type(loaded.obj.spec)
+        again = spec_type.model_validate(loaded.applied_spec())
+        assert again == loaded.obj.spec, loaded.obj.display_name
+
+
+def test_load_data_points_errors_at_the_given_line() -> None:
+    document = {
+        "apiVersion": "modelplane.dev/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": "iris"},
+        "spec": {"model": {"format": "simulated"}, "replicas": -1},
+    }
+    result = load_data(document, file="iris.yaml", line=12)
+    [error] = result.errors
+    assert (error.line, error.path, error.name) == (12, "spec.replicas", "iris")
+    assert str(error).startswith("iris.yaml:12: ModelDeployment/iris: spec.replicas:")
+    valid = load_data({**document, "spec": {"model": {"format": "simulated"}}}, file="iris.yaml", line=12)
+    assert valid.ok and valid.objects[0].line == 12

@@ -3,13 +3,18 @@ listing, deletion, and the change log a watch reads."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 import modelplane.store as store_package
 from modelplane.store import (
+    FILE_NAME,
+    LAST_APPLIED_ANNOTATION,
     AlreadyExists,
     ChangeType,
     Conflict,
@@ -18,6 +23,7 @@ from modelplane.store import (
     Store,
     StoreError,
 )
+from modelplane.store.db import MIGRATIONS
 
 MD = "ModelDeployment"
 SPEC = {"model": {"uri": "./models/iris", "format": "sklearn"}, "replicas": 2}
@@ -177,6 +183,49 @@ def test_to_json_is_the_api_shape(store: Store) -> None:
         "spec": SPEC,
         "status": {},
     }
+
+
+def test_apply_keeps_the_last_applied_spec_and_other_writes_leave_it(store: Store) -> None:
+    declared = {"model": {"format": "sklearn"}}
+    obj, _ = store.apply(MD, "default", "iris", labels={}, spec=SPEC, last_applied=declared, now=1)
+    assert store.get(MD, "default", "iris").last_applied == declared
+    assert obj.to_json()["metadata"]["annotations"] == {
+        LAST_APPLIED_ANNOTATION: '{"model":{"format":"sklearn"}}'
+    }
+    scaled = store.update(MD, "default", "iris", spec={**SPEC, "replicas": 5}, expected_rv=None, now=2)
+    assert scaled.last_applied == declared
+    assert store.changes_since(obj.resource_version)[0].object.last_applied == declared
+    # the same spec with another last-applied spec is a write, but not a new generation
+    again, result = store.apply(
+        MD, "default", "iris", labels={}, spec=scaled.spec, last_applied={**declared, "replicas": 5}, now=3
+    )
+    assert result == "configured" and again.generation == scaled.generation
+    _, result = store.apply(
+        MD, "default", "iris", labels={}, spec=scaled.spec, last_applied={**declared, "replicas": 5}, now=4
+    )
+    assert result == "unchanged"
+
+
+def test_a_state_db_from_before_last_applied_opens_and_takes_it(tmp_path: Path) -> None:
+    with closing(sqlite3.connect(tmp_path / FILE_NAME, isolation_level=None)) as conn:
+        for statement in MIGRATIONS[0].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+        conn.execute(
+            "INSERT INTO objects VALUES (?, 'default', 'iris', 'u1', 1, 7, '{}', ?, '{}', 1, 1, NULL)",
+            (MD, json.dumps(SPEC)),
+        )
+        conn.execute("UPDATE counters SET value = 7 WHERE name = 'resource_version'")
+    with Store(tmp_path) as store:
+        old = store.get(MD, "default", "iris")
+        assert old.spec == SPEC and old.last_applied is None
+        assert "annotations" not in old.to_json()["metadata"]
+        obj, result = store.apply(MD, "default", "iris", labels={}, spec=SPEC, last_applied={}, now=2)
+        assert result == "configured" and obj.resource_version == 8
+    with Store(tmp_path) as reopened:
+        assert reopened.get(MD, "default", "iris").last_applied == {}
 
 
 def test_mark_deleted_is_idempotent_and_remove_drops(store: Store) -> None:
