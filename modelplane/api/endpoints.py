@@ -55,6 +55,7 @@ def endpoints_table(deployments: Sequence[Stored], replicas: Sequence[Stored], *
                 "namespace": deployment.namespace,
                 "name": deployment.name,
                 "concurrency": spec.get("concurrency"),
+                "replicas": 0 if deployment.deletion_timestamp is not None else spec.get("replicas", 1),
                 "traffic": spec.get("traffic") or _by_replicas(spec, endpoints),
                 "endpoints": endpoints,
             }

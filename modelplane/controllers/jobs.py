@@ -1,6 +1,6 @@
 """The Job controller (batch/v1's job controller): replicas that run a command to completion.
 
-Level-triggered, every 0.5 s and on every change. For each Job, `reconcile` reads its replicas, asks
+Level-triggered, every 0.5 s. For each Job, `reconcile` reads its replicas, asks
 the pure `plan_job` what to do, and does it: create replicas (through the namespace's defaults and
 quota, then the same scheduler as every replica, so a Job asking for a GPU waits for one), delete the
 ones no longer wanted, write the status, record the events. Kubernetes' semantics (NonIndexed
@@ -18,8 +18,9 @@ completion mode):
 - finished replicas are kept (for `logs job/NAME`) until the Job is deleted; `ttlSecondsAfterFinished`
   deletes the Job (and so its replicas) that long after it finished.
 
-Counts are monotonic: a finished replica that was removed by hand stays counted (the status keeps the
-highest count seen), as Kubernetes' finalizer-based tracking does.
+Each finished replica is counted once, by name (`status.countedReplicas`), so counts never drop or
+double when records go (by hand, `modelplane down`), as Kubernetes' finalizer-based tracking does. A
+replica stopped before it ended (parallelism lowered, a drain, `down`) is not a failure: it is replaced.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from modelplane.controllers import owners
-from modelplane.spec import JobSpec, Probes, ResourceRequirements
-from modelplane.spec.replica import Replica, ReplicaPhase, ReplicaRestartPolicy, ReplicaSpec
+from modelplane.spec import JobSpec, Probes, ResourceRequirements, RestartPolicy
+from modelplane.spec.replica import FINISHED_PHASES, Replica, ReplicaPhase, ReplicaRestartPolicy, ReplicaSpec
 from modelplane.store import EventType, Store, StoredObject
 
 log = logging.getLogger("modelplane.jobs")
@@ -72,7 +73,7 @@ class JobReplica:
 
     @property
     def active(self) -> bool:
-        return not self.deleting and self.phase not in (ReplicaPhase.SUCCEEDED, ReplicaPhase.FAILED)
+        return not self.deleting and self.phase not in FINISHED_PHASES
 
     @property
     def succeeded(self) -> bool:
@@ -80,8 +81,9 @@ class JobReplica:
 
     @property
     def failed(self) -> bool:
-        """Failed, or removed before it succeeded (a deleted pod counts as failed in Kubernetes)."""
-        return self.phase == ReplicaPhase.FAILED or (self.deleting and not self.succeeded)
+        """Ended Failed. A replica stopped before it ended (a lower parallelism, a drain, `down`) is not
+        a failure: it is replaced (Kubernetes' podReplacementPolicy TerminatingOrFailed)."""
+        return self.phase == ReplicaPhase.FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +128,10 @@ def _condition(kind: str, reason: str, message: str, now: float) -> dict[str, An
 def _past_backoff_limit(spec: JobSpec, replicas: Sequence[JobReplica], failed: int) -> bool:
     if failed > spec.backoff_limit:
         return True
-    if spec.restart_policy != "OnFailure":
+    if spec.restart_policy is not RestartPolicy.ON_FAILURE:
         return False
     # Kubernetes' pastBackoffLimitOnFailure: restarts of the running replicas count as retries
-    restarts = sum(r.restarts for r in replicas if r.active) + failed
+    restarts = sum(r.restarts for r in replicas if r.active)
     return restarts > 0 if spec.backoff_limit == 0 else restarts >= spec.backoff_limit
 
 
@@ -146,8 +148,12 @@ def plan_job(
 ) -> JobPlan:
     """The next step of one Job from its spec, its last status and its replicas (pure)."""
     active = [r for r in replicas if r.active]
-    succeeded = max(int(status.get("succeeded") or 0), sum(r.succeeded for r in replicas))
-    failed = max(int(status.get("failed") or 0), sum(r.failed for r in replicas))
+    done = finished_condition(status)
+    counted = dict(status.get("countedReplicas") or {})
+    if done is None:  # each finished replica counts once, even after its record is gone
+        counted |= {r.name: r.phase for r in replicas if r.name not in counted and (r.succeeded or r.failed)}
+    succeeded = sum(phase == ReplicaPhase.SUCCEEDED for phase in counted.values())
+    failed = sum(phase == ReplicaPhase.FAILED for phase in counted.values())
     start = float(status.get("startTime") or now)
     new_status: dict[str, Any] = {
         **status,
@@ -156,12 +162,11 @@ def plan_job(
         "ready": sum(r.ready for r in active),
         "succeeded": succeeded,
         "failed": failed,
+        "countedReplicas": counted,
         "conditions": list(status.get("conditions") or []),
     }
     new_status.pop("retryAt", None)
-    done = finished_condition(status)
     if done is not None:  # finished: counts frozen, leftovers stopped, the TTL runs
-        new_status.update(succeeded=status.get("succeeded", 0), failed=status.get("failed", 0))
         stop = tuple(r.name for r in active)
         if spec.ttl_seconds_after_finished is None:
             return JobPlan(new_status, delete=stop)
@@ -275,6 +280,7 @@ def reconcile(
             **ref, type="Normal", reason="SuccessfulDelete", message=f"Deleted replica: {victim}", now=now
         )
     status = dict(plan.status)
+    refusal = None
     if plan.create:
         refusal = owners.create_replicas(
             store,
@@ -284,9 +290,10 @@ def reconcile(
             lambda resources: new_job_replica(job, spec, resources, rng),
             now=now,
         )
-        failure = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": refusal}]
-        others = [c for c in status["conditions"] if c.get("type") != "ReplicaFailure"]
-        status["conditions"] = others + (failure if refusal else [])
+    # shown while a creation is refused; gone once one is not, or none is needed
+    failure = [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": refusal}]
+    others = [c for c in status["conditions"] if c.get("type") != "ReplicaFailure"]
+    status["conditions"] = others + (failure if refusal else [])
     for event in plan.events:
         message = event.message
         if event.reason != "Completed" and plan.failed_replica is not None:
@@ -315,7 +322,7 @@ def new_job_replica(
 ) -> Replica:
     suffix = "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
     return Replica(
-        name=f"{job.name}"[:57].rstrip("-") + f"-{suffix}",
+        name=job.name[:57].rstrip("-") + f"-{suffix}",
         namespace=job.namespace,
         labels={**job.labels, JOB_LABEL: job.name},
         spec=ReplicaSpec(

@@ -29,7 +29,7 @@ from modelplane.controllers.objects import dump, replica_of
 from modelplane.runtime import Cgroups, ReplicaSupervisor, detect_cgroups
 from modelplane.runtime.processes import alive
 from modelplane.spec import API_VERSION
-from modelplane.spec.replica import Replica, ReplicaPhase
+from modelplane.spec.replica import FINISHED_PHASES, Replica, ReplicaPhase
 from modelplane.store import EventType, NotFound, Store, StoredObject
 
 log = logging.getLogger("modelplane.node")
@@ -107,7 +107,7 @@ class NodeAgent:
                     status.pid, status.pid_start_time, status.started_at or now, status.restarts
                 )
                 log.info(
-                    "replica %s: %s", replica.name, "adopted, still running" if kept else "gone; restarting"
+                    "replica %s: %s", replica.name, "adopted, still running" if kept else "ended while down"
                 )
             except Exception:
                 log.exception("replica %s/%s: could not be adopted; it is reconciled afresh", *stored.key[1:])
@@ -122,6 +122,8 @@ class NodeAgent:
                 continue
             if replica.deletion_timestamp is not None:
                 self._begin_stop(obj, replica, now=now)
+            elif replica.status.phase in FINISHED_PHASES:
+                continue  # a Job's replica that ended for good: no process, nothing to supervise
             elif replica.spec.pool is not None and (key not in self.ticking or self.ticking[key].done()):
                 self.ticking[key] = asyncio.create_task(self._tick_one(obj, replica))
         for key in [k for k in self.supervisors if k not in present and k not in self.stopping]:
@@ -254,6 +256,12 @@ class NodeAgent:
         key = (replica.namespace, replica.name)
         supervisor = self.supervisors.get(key)
         status = replica.status
+        if status.phase in FINISHED_PHASES and (supervisor is None or supervisor.pid is None):
+            # nothing runs: forget it as it is (a Succeeded replica must not turn Terminating, or its
+            # Job would see a replica removed before it succeeded)
+            self.supervisors.pop(key, None)
+            self._forget(key)
+            return
         if supervisor is None:
             if status.pid is not None and alive(status.pid, status.pid_start_time):
                 self.stopping[key] = asyncio.create_task(

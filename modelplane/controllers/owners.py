@@ -12,11 +12,8 @@ from modelplane.controllers import admission
 from modelplane.controllers.node import log_path
 from modelplane.controllers.objects import dump
 from modelplane.spec import NamespaceSpec
-from modelplane.spec.replica import Replica
+from modelplane.spec.replica import HOLDS_NOTHING, Replica
 from modelplane.store import AlreadyExists, Store
-
-NOT_HOLDING = ("Terminated", "Succeeded", "Failed")
-"""Phases of replicas that no longer count against a quota (as terminal pods)."""
 
 MakeReplica = Callable[[Mapping[str, Any]], Replica]
 """A new replica (with a freshly drawn name) given its admitted resources."""
@@ -42,20 +39,22 @@ def create_replicas(
         used = [
             admission.demand_of(r.spec.get("resources") or {})
             for r in store.list("Replica", namespace=namespace)
-            if r.status.get("phase") not in NOT_HOLDING
+            if r.status.get("phase") not in HOLDS_NOTHING
         ]
         refusal = admission.check_quota(namespace, spec, requested=admission.demand_of(resources), used=used)
         if refusal is not None:
             store.record_event(**owner, type="Warning", reason="FailedCreate", message=refusal, now=now)
             return refusal
-        name = _create_one(store, resources, make, now=now)
+        name = _create_one(store, owner, resources, make, now=now)
         store.record_event(
             **owner, type="Normal", reason="SuccessfulCreate", message=f"Created replica: {name}", now=now
         )
     return None
 
 
-def _create_one(store: Store, resources: Mapping[str, Any], make: MakeReplica, *, now: float) -> str:
+def _create_one(
+    store: Store, owner: Mapping[str, str], resources: Mapping[str, Any], make: MakeReplica, *, now: float
+) -> str:
     for _ in range(10):  # a random suffix may be taken already: draw another
         replica = make(resources)
         try:
@@ -66,7 +65,10 @@ def _create_one(store: Store, resources: Mapping[str, Any], make: MakeReplica, *
         except AlreadyExists:
             continue
         return replica.name
-    raise RuntimeError(f"no free replica name for {replica.namespace}/{replica.name}")
+    raise RuntimeError(
+        f"{owner['kind']} {owner['namespace']}/{owner['name']}: 10 replica names drawn were all taken; "
+        "delete leftover replicas of it (modelplane get replicas) and it tries again."
+    )
 
 
 def log_tail(logs_dir: Path | None, namespace: str, replica: str, lines: int = 3) -> str:

@@ -39,6 +39,8 @@ class Deployment(_Frozen):
     namespace: str = DEFAULT_NAMESPACE
     name: str
     concurrency: int | None = Field(default=None, ge=1)
+    replicas: int | None = Field(default=None, ge=0)
+    """Replicas the deployment wants (0: scaled to 0 or being deleted; None: not said)."""
     traffic: tuple[Traffic, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
 

@@ -30,8 +30,13 @@ from modelplane.runtime.errors import SpawnError
 from modelplane.spec.replica import ExitReason, LastExit
 
 SIGKILL_CODE: Final = 128 + signal.SIGKILL
-_JOIN_SCRIPT: Final = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+_JOIN_SCRIPT: Final = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; '
 _RLIMIT_SCRIPT: Final = 'ulimit -v "$1" || exit 125; shift; '
+_EXEC_SCRIPT: Final = 'exec "$@"'
+_RECORD_SCRIPT: Final = 'f=$1; shift; trap : TERM INT; "$@"; c=$?; echo $c > "$f"; exit $c'
+"""Run the command as a child and write its exit status to a file (as containerd's shim keeps it), so
+that a control plane that adopted the process after a restart still learns how it ended. The shell
+waits out a SIGTERM to the group (its child gets it too) so the status it records is the child's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,8 @@ class Launch:
     """`cgroup.procs` files the process joins before it runs `argv`."""
     memory_rlimit: int | None = None
     """RLIMIT_AS in bytes: the memory limit's fallback where no cgroup is writable."""
+    exit_file: Path | None = None
+    """Where the exit status is written when the process ends (see `_RECORD_SCRIPT`); None: not kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +99,15 @@ def replica_env(
 
 
 def launch_argv(launch: Launch) -> list[str]:
-    """The argv actually executed: `argv`, behind a /bin/sh that joins cgroups or sets the rlimit."""
-    if not launch.cgroup_procs and launch.memory_rlimit is None:
+    """The argv actually executed: `argv`, behind a /bin/sh that joins cgroups, sets the rlimit or
+    records the exit status."""
+    if not launch.cgroup_procs and launch.memory_rlimit is None and launch.exit_file is None:
         return list(launch.argv)
-    script, args = _JOIN_SCRIPT, [*map(str, launch.cgroup_procs), "--", *launch.argv]
+    if launch.exit_file is None:
+        script, record = _JOIN_SCRIPT + _EXEC_SCRIPT, []
+    else:
+        script, record = _JOIN_SCRIPT + _RECORD_SCRIPT, [str(launch.exit_file)]
+    args = [*map(str, launch.cgroup_procs), "--", *record, *launch.argv]
     if launch.memory_rlimit is not None:
         script, args = _RLIMIT_SCRIPT + script, [str(max(1, launch.memory_rlimit // 1024)), *args]
     return ["/bin/sh", "-c", script, "modelplane-replica", *args]
@@ -159,11 +171,13 @@ class ChildProcess:
 
 
 class AdoptedProcess:
-    """A replica found alive after a control-plane restart: not our child, so no exit status."""
+    """A replica found alive after a control-plane restart: not our child, so its exit status is only
+    known from its exit file, when it was started with one."""
 
-    def __init__(self, pid: int, start_time: int | None) -> None:
+    def __init__(self, pid: int, start_time: int | None, exit_file: Path | None = None) -> None:
         self._pid = pid
         self._start_time = start_time
+        self._exit_file = exit_file
 
     @property
     def pid(self) -> int:
@@ -174,11 +188,21 @@ class AdoptedProcess:
         return self._start_time
 
     def exited(self) -> Exit | None:
-        return None if alive(self._pid, self._start_time) else Exit(None)
+        return None if alive(self._pid, self._start_time) else Exit(recorded_exit(self._exit_file))
 
     def signal(self, sig: int) -> None:
         if alive(self._pid, self._start_time):
             _signal_group(self._pid, sig)
+
+
+def recorded_exit(exit_file: Path | None) -> int | None:
+    """The exit status the launch shell wrote to `exit_file`; None when there is none to read."""
+    if exit_file is None:
+        return None
+    try:
+        return int(exit_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def pid_start_time(pid: int) -> int | None:

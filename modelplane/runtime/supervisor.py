@@ -19,7 +19,8 @@ Each tick, in order (level-triggered, idempotent):
 `tick`, `stop` and `adopt` of one supervisor must not run concurrently (one replica is never
 reconciled twice at once); different supervisors are independent. Phases follow `ReplicaPhase`'s
 transition table: Scheduled → Starting → Running, back to Starting on
-a restart in place, Terminating → Terminated on stop.
+a restart in place, Succeeded or Failed for good when not restarted (a Job's), Terminating →
+Terminated on stop.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ from modelplane.runtime.processes import (
     ReplicaProcess,
     alive,
     last_exit,
+    recorded_exit,
     replica_env,
     spawn,
 )
 from modelplane.spec.replica import (
+    HOLDS_NOTHING,
     ExitReason,
     LastExit,
     Replica,
@@ -73,9 +76,7 @@ START_ERROR_CODE: Final = 128
 """Exit code recorded when the process could not start at all (as containerd's StartError)."""
 
 
-_DONE_PHASES: Final = frozenset(
-    {ReplicaPhase.TERMINATING, ReplicaPhase.TERMINATED, ReplicaPhase.SUCCEEDED, ReplicaPhase.FAILED}
-)
+_DONE_PHASES: Final = frozenset({ReplicaPhase.TERMINATING, *HOLDS_NOTHING})
 """Phases in which `tick` does nothing: being stopped, or a Job's replica that ended for good."""
 
 
@@ -110,6 +111,10 @@ class ReplicaSupervisor:
         self.prober = prober
         self.rotator = rotator or LogRotator()
         self.group = group_name(replica)
+        # a Job's replica records its exit status, so that an adopting control plane can tell a
+        # success from a failure; a deployment's is restarted whatever the status
+        keeps_exit = replica.spec.restart_policy is not ReplicaRestartPolicy.ALWAYS
+        self._exit_file = log_path.with_suffix(".exit") if keeps_exit else None
         self._status = replica.status.model_copy(update={"limits_enforced": cgroups.enforced})
         self._process: ReplicaProcess | None = None
         self._probes: ProbeSet | None = None
@@ -199,14 +204,15 @@ class ReplicaSupervisor:
         now = self.clock()
         self._update(restarts=restarts)
         if not alive(pid, pid_start_time):
-            log.info("replica %s: pid %d is gone; it will be restarted", self.replica.name, pid)
+            log.info("replica %s: pid %d ended while the control plane was down", self.replica.name, pid)
             self._finished_at = now
+            code = recorded_exit(self._exit_file)
             self._update(
-                last_exit=LastExit(code=None, reason=ExitReason.UNKNOWN, at=now),
+                last_exit=last_exit(Exit(code), oom_killed=False, at=now),
                 message=f"pid {pid} ended while the control plane was down",
             )
             return False
-        self._process = AdoptedProcess(pid, pid_start_time)
+        self._process = AdoptedProcess(pid, pid_start_time, self._exit_file)
         self._probes = ProbeSet.initial(self.replica.spec.probes, started_at=started_at)
         self._to_phase(ReplicaPhase.STARTING)
         self._update(
@@ -258,6 +264,8 @@ class ReplicaSupervisor:
             return False
         if policy is ReplicaRestartPolicy.ON_FAILURE and not succeeded:
             return False
+        if self._status.phase in (ReplicaPhase.PENDING, ReplicaPhase.SCHEDULED):
+            self._to_phase(ReplicaPhase.STARTING)  # adopted as it was stored: it did start
         self._to_phase(ReplicaPhase.SUCCEEDED if succeeded else ReplicaPhase.FAILED)
         self._update(waiting=None, ready=False, ready_since=None, started=False)
         self.cgroups.remove(self.group)
@@ -303,7 +311,10 @@ class ReplicaSupervisor:
             ),
             cgroup_procs=procs,
             memory_rlimit=None if enforced else limits.memory_bytes,
+            exit_file=self._exit_file,
         )
+        if self._exit_file is not None:
+            self._exit_file.unlink(missing_ok=True)  # a status left by an earlier start is not this one's
         self._to_phase(ReplicaPhase.STARTING)
         try:
             process = spawn(launch)

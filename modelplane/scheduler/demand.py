@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from modelplane.spec import Job, ModelDeployment, ResourceRequirements, Toleration
-from modelplane.spec.replica import Replica, ReplicaPhase
+from modelplane.spec.replica import HOLDS_NOTHING, Replica
 
 DEFAULT_SCORING_CPU_MILLIS = 100
 """Kubernetes' DefaultMilliCPURequest: what a zero CPU request counts as when scoring."""
@@ -117,9 +117,6 @@ def tally(placed: Iterable[tuple[str, Demand, Iterable[int]]]) -> dict[str, Allo
     return allocations
 
 
-_HOLDS_NOTHING = frozenset({ReplicaPhase.TERMINATED, ReplicaPhase.SUCCEEDED, ReplicaPhase.FAILED})
-
-
 def allocations_of(replicas: Iterable[Replica]) -> dict[str, Allocation]:
     """Allocations per pool held by `replicas`: every one placed on a pool and not yet Terminated,
     Succeeded or Failed (a finished Job replica, like a terminal pod, holds nothing).
@@ -130,5 +127,5 @@ def allocations_of(replicas: Iterable[Replica]) -> dict[str, Allocation]:
     return tally(
         (replica.spec.pool, Demand.for_replica(replica), replica.spec.gpus)
         for replica in replicas
-        if replica.spec.pool is not None and replica.status.phase not in _HOLDS_NOTHING
+        if replica.spec.pool is not None and replica.status.phase not in HOLDS_NOTHING
     )

@@ -32,6 +32,8 @@ class ReplicaPhase(StrEnum):
 
 FINISHED_PHASES = frozenset({ReplicaPhase.SUCCEEDED, ReplicaPhase.FAILED})
 """A Job replica in one of these holds no process and no resources; its record stays for `logs`."""
+HOLDS_NOTHING = frozenset({ReplicaPhase.TERMINATED, *FINISHED_PHASES})
+"""Phases of replicas that count against no pool, GPU or quota (as terminal pods)."""
 
 
 PHASE_TRANSITIONS: dict[ReplicaPhase, frozenset[ReplicaPhase]] = {
@@ -96,11 +98,6 @@ class ReplicaSpec(SpecModel):
     restart_policy: ReplicaRestartPolicy = ReplicaRestartPolicy.ALWAYS
     working_dir: str | None = None
     """A Job replica's directory to run in (absolute; resolved at apply)."""
-
-    @property
-    def owner(self) -> tuple[str, str]:
-        """(kind, name) of the object that owns this replica."""
-        return ("Job", self.job) if self.job else ("ModelDeployment", self.deployment)
 
 
 class LastExit(SpecModel):

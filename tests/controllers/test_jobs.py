@@ -152,11 +152,34 @@ def test_start_time_is_set_once() -> None:
     assert plan_job(job(), first.status, [running("a")], now=NOW + 10).status["startTime"] == NOW
 
 
-def test_a_replica_deleted_before_it_succeeded_counts_as_failed_and_counts_never_drop() -> None:
-    gone = JobReplica("a", phase=ReplicaPhase.RUNNING, created=0.0, deleting=True)
-    plan = plan_job(job(), started(), [gone], now=NOW)
-    assert plan.status["failed"] == 1
-    assert plan_job(job(), plan.status, [], now=NOW).status["failed"] == 1  # its record is gone
+def test_a_replica_stopped_before_it_ended_is_replaced_not_counted_as_failed() -> None:
+    stopped = JobReplica("a", phase=ReplicaPhase.RUNNING, created=0.0, deleting=True)
+    plan = plan_job(job(backoffLimit=0), started(), [stopped], now=NOW)
+    assert plan.status["failed"] == 0 and finished_condition(plan.status) is None
+    assert plan.create == 1  # at once: no back-off, it did not fail
+
+
+def test_lowering_parallelism_fails_nothing() -> None:
+    replicas = [running("a", 1.0), running("b", 2.0), running("c", 3.0)]
+    first = plan_job(job(completions=10, parallelism=1, backoffLimit=0), started(), replicas, now=NOW)
+    assert first.delete == ("c", "b")
+    victims = [replicas[0], *(JobReplica(n, ReplicaPhase.RUNNING, 0.0, deleting=True) for n in "bc")]
+    later = plan_job(job(completions=10, parallelism=1, backoffLimit=0), first.status, victims, now=NOW)
+    assert later.status["failed"] == 0 and finished_condition(later.status) is None
+
+
+def test_each_finished_replica_counts_once_even_after_its_record_is_gone() -> None:
+    spec = job(completions=3, backoffLimit=5)
+    status = plan_job(spec, started(), [succeeded("a"), failed("b", at=NOW - 100)], now=NOW).status
+    assert (status["succeeded"], status["failed"]) == (1, 1)
+    # `modelplane down` removed both records; a new failure still counts (2 failures, not max(1, 1))
+    status = plan_job(spec, status, [failed("c", at=NOW - 50)], now=NOW).status
+    assert (status["succeeded"], status["failed"]) == (1, 2)
+    status = plan_job(spec, status, [failed("c", at=NOW - 50), succeeded("d")], now=NOW).status
+    assert (status["succeeded"], status["failed"]) == (2, 2)  # c is not counted twice
+    # a Succeeded replica being deleted (a drain) stays a success
+    leaving = JobReplica("d", phase=ReplicaPhase.SUCCEEDED, created=0.0, deleting=True)
+    assert plan_job(spec, status, [leaving], now=NOW).status["succeeded"] == 2
 
 
 def test_ttl_deletes_the_job_that_long_after_it_finished() -> None:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -273,5 +274,54 @@ def test_on_failure_restarts_in_place_until_the_command_succeeds(tmp_path: Path)
         supervisor = job_supervisor(tmp_path, script, "OnFailure")
         status = await tick_until(supervisor, finished, timeout=15, what="the second try to succeed")
         assert status.phase is ReplicaPhase.SUCCEEDED and status.restarts == 1  # the first restart is at once
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("code", "phase"), [(0, ReplicaPhase.SUCCEEDED), (3, ReplicaPhase.FAILED)])
+def test_an_adopted_job_replica_ends_by_its_real_exit_status(
+    tmp_path: Path, code: int, phase: ReplicaPhase
+) -> None:
+    """After a control-plane restart the process is not our child: its status comes from its exit file,
+    so a training run that succeeded is not counted as a failure (nor run again)."""
+
+    async def scenario() -> None:
+        first = job_supervisor(tmp_path, f"sleep 1; exit {code}", "Never")
+        running = await tick_until(first, lambda s: s.pid is not None, timeout=15, what="the start")
+        assert running.pid is not None
+        adopting = job_supervisor(tmp_path, f"sleep 1; exit {code}", "Never")  # the next control plane
+        assert adopting.adopt(running.pid, running.pid_start_time, running.started_at or 0.0, 0)
+        status = await tick_until(adopting, finished, timeout=15, what="the adopted process to end")
+        assert status.phase is phase and status.last_exit is not None and status.last_exit.code == code
+
+    asyncio.run(scenario())
+
+
+def test_a_job_replica_that_ended_while_the_control_plane_was_down_keeps_its_status(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        first = job_supervisor(tmp_path, "exit 0", "Never")
+        running = await tick_until(first, lambda s: s.pid is not None, timeout=15, what="the start")
+        assert running.pid is not None
+        exit_file = tmp_path / "job-1.exit"
+        deadline = time.monotonic() + 15
+        while not exit_file.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        adopting = job_supervisor(tmp_path, "exit 0", "Never")
+        assert not adopting.adopt(running.pid, running.pid_start_time, running.started_at or 0.0, 0)
+        status = await adopting.tick(adopting.clock())
+        assert status.phase is ReplicaPhase.SUCCEEDED and status.restarts == 0
+
+    asyncio.run(scenario())
+
+
+def test_sigterm_reaches_the_job_command_and_its_own_status_is_recorded(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        script = "trap 'echo stopping; exit 7' TERM; while :; do sleep 0.1; done"
+        supervisor = job_supervisor(tmp_path, script, "Never")
+        await tick_until(supervisor, lambda s: s.pid is not None, timeout=15, what="the start")
+        await asyncio.sleep(0.3)  # the trap is set up by the command itself; give it a moment
+        stopped = await supervisor.stop(supervisor.clock(), grace=5)
+        assert stopped.last_exit is not None and stopped.last_exit.code == 7  # not the shell's 143
+        assert "stopping" in (tmp_path / "job-1.log").read_text()
 
     asyncio.run(scenario())
