@@ -55,12 +55,22 @@ def endpoints_table(deployments: Sequence[Stored], replicas: Sequence[Stored], *
                 "namespace": deployment.namespace,
                 "name": deployment.name,
                 "concurrency": spec.get("concurrency"),
-                "replicas": 0 if deployment.deletion_timestamp is not None else spec.get("replicas", 1),
+                "replicas": _wanted(deployment),
                 "traffic": spec.get("traffic") or _by_replicas(spec, endpoints),
                 "endpoints": endpoints,
             }
         )
     return {"resourceVersion": rv, "deployments": table}
+
+
+def _wanted(deployment: Stored) -> int | None:
+    """How many replicas the router may wait for: 0 when none will come (scaled to 0, being deleted),
+    so it answers 503 at once; None under autoscaling (one may come on demand)."""
+    if deployment.deletion_timestamp is not None:
+        return 0
+    if deployment.spec.get("autoscaling"):
+        return None
+    return int(deployment.spec.get("replicas", 1))
 
 
 def _by_replicas(spec: dict[str, Any], endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,30 +1,30 @@
-"""Durations on the command line as kubectl takes them: `90`, `30s`, `5m`, `1h30m`, `250ms`."""
+"""Durations on the command line, in the grammar of the spec's (`modelplane.spec.parse_duration`):
+`90` (seconds), `1.5`, `30s`, `5m`, `1h30m`, `250ms`. One grammar for flags and YAML, so a value
+that works in one works in the other. Only finite, non-negative values pass: `nan`, `inf` and
+`1e3` are refused (a `--timeout nan` would otherwise make a wait never end).
+"""
 
 from __future__ import annotations
 
-import re
+import math
 from typing import Any
 
 import click
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+from modelplane.spec import QuantityError
+from modelplane.spec import parse_duration as parse_spec_duration
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in `text`: a bare number is seconds, else Go's units (h, m, s, ms) one after another."""
-    text = text.strip()
+def parse_duration(value: str | float) -> float:
+    """Seconds in `value`, or ValueError saying what a duration looks like."""
     try:
-        seconds = float(text)
-    except ValueError:
-        parts = _PART.findall(text)
-        if not parts or "".join(number + unit for number, unit in parts) != text:
-            raise ValueError(
-                f"{text!r} is not a duration; write seconds (90) or with units (30s, 5m, 1h30m)."
-            ) from None
-        seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
-    if seconds < 0:
-        raise ValueError(f"{text!r}: a duration cannot be negative.")
+        seconds = parse_spec_duration(value.strip() if isinstance(value, str) else value)
+    except (QuantityError, OverflowError):
+        raise ValueError(
+            f"{value!r} is not a duration; write seconds (90) or with units (30s, 5m, 1h30m, 250ms)."
+        ) from None
+    if not math.isfinite(seconds):  # digits past a float's range
+        raise ValueError(f"{value!r} is too long a duration; write it with units (5m, 1h).")
     return seconds
 
 
@@ -32,10 +32,10 @@ class Duration(click.ParamType[float]):
     name = "duration"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, int | float):
-            return float(value)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.fail(f"{value!r} is not a duration.", param, ctx)
         try:
-            return parse_duration(str(value))
+            return parse_duration(value)
         except ValueError as error:
             self.fail(str(error), param, ctx)
 

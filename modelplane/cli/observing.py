@@ -68,9 +68,12 @@ def choose_replica(
     ready = sorted(
         (replica for replica in replicas if fields.field(replica, "status", "ready")), key=sort_key
     )
-    newest = max(replicas, key=lambda r: fields.timestamp(fields.created_of(r)) or 0.0)
-    fallback = fields.name_of(newest) if kind == "job" else names[0]
-    chosen = fields.name_of(ready[0]) if ready else fallback
+    if ready:
+        chosen = fields.name_of(ready[0])
+    elif kind == "job":  # the newest attempt
+        chosen = fields.name_of(max(replicas, key=lambda r: fields.timestamp(fields.created_of(r)) or 0.0))
+    else:
+        chosen = names[0]
     if len(names) > 1:
         click.echo(f"Found {len(names)} replicas, using replica/{chosen}; pick one with --replica.", err=True)
     return chosen

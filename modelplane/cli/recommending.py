@@ -16,8 +16,8 @@ import yaml
 
 from modelplane.cli import fields, printing
 from modelplane.cli.client import RequestFailed, connect, connection_options
+from modelplane.cli.durations import DURATION
 from modelplane.cli.objects import API, items_of, namespace_option
-from modelplane.spec import QuantityError, parse_duration
 from modelplane.spec.meta import DEFAULT_NAMESPACE
 
 HEADERS = ("RESOURCE", "REQUEST", "LIMIT", "P95", "PEAK", "PROPOSED REQUEST", "PROPOSED LIMIT", "VERDICT")
@@ -45,14 +45,10 @@ def format_recommendation(item: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def window_seconds(text: str | None) -> int | None:
-    """`--window 1h` as whole seconds (rounded up), None when not given."""
-    if text is None:
+def window_seconds(seconds: float | None) -> int | None:
+    """`--window 1h` (parsed by DURATION) as whole seconds (rounded up), None when not given."""
+    if seconds is None:
         return None
-    try:
-        seconds = parse_duration(text)
-    except QuantityError as exc:
-        raise click.BadParameter(str(exc), param_hint="--window") from None
     if seconds <= 0:
         raise click.BadParameter("the window must be longer than 0 s, e.g. 30m or 1h.", param_hint="--window")
     return math.ceil(seconds)
@@ -65,6 +61,7 @@ def window_seconds(text: str | None) -> int | None:
 @click.option(
     "--window",
     default=None,
+    type=DURATION,
     metavar="DURATION",
     help="Only the usage of the last DURATION, e.g. 30m or 1h [default: all recorded, up to 24 h].",
 )
@@ -80,7 +77,7 @@ def recommend(
     deployment: str | None,
     namespace: str | None,
     all_namespaces: bool,
-    window: str | None,
+    window: float | None,
     output: str | None,
     server: str | None,
     token: str | None,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from modelplane.cli.durations import DURATION
 from modelplane.router.app import DEFAULT_MAX_BODY, RouterOptions, run_router
 from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
 
@@ -47,12 +48,12 @@ from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
 @click.option(
     "--ready-wait",
     "ready_wait",
-    metavar="SECONDS",
+    metavar="DURATION",
     default=READY_WAIT_S,
     show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds a request is held while its deployment has no ready replica, before it gets 503; "
-    "0 answers 503 at once.",
+    type=DURATION,
+    help="How long a request is held while its deployment has no ready replica, before it gets 503 "
+    "(15, 15s, 1m); 0 answers 503 at once.",
 )
 @click.option(
     "--ready-wait-queue",
@@ -60,7 +61,7 @@ from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
     metavar="N",
     default=HOLD_CAPACITY,
     show_default=True,
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=1),
     help="Requests a deployment may hold during --ready-wait; more get 503 with Retry-After at once.",
 )
 @click.option(
@@ -73,9 +74,11 @@ from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
 @click.option(
     "--timeout",
     "response_timeout",
+    metavar="DURATION",
     default=60.0,
     show_default=True,
-    help="Seconds a replica may take to answer; then 504.",
+    type=DURATION,
+    help="How long a replica may take to answer (60, 60s, 2m); then 504.",
 )
 @click.option(
     "--max-body-size",
@@ -85,9 +88,11 @@ from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
 )
 @click.option(
     "--grace-period",
+    metavar="DURATION",
     default=30.0,
     show_default=True,
-    help="Seconds to finish in-flight requests after SIGTERM.",
+    type=DURATION,
+    help="How long in-flight requests may take to finish after SIGTERM (30, 30s, 1m).",
 )
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])

@@ -1,8 +1,9 @@
 """`modelplane wait`: block until objects reach a condition, or are gone, as `kubectl wait`.
 
-`wait job/train --for condition=Complete --timeout 10m` polls every 0.5 s. One difference from
-kubectl, to fail fast in scripts: waiting for a Job to be Complete ends at once (exit 1, with the
-Job's failure message) when it is Failed instead, and the other way round.
+`wait job/train --for condition=Complete --timeout 10m` polls every 0.5 s. Condition type and status
+compare case-insensitively, as in kubectl (`condition=available` matches `Available=True`). One
+difference from kubectl, to fail fast in scripts: waiting for a Job to be Complete ends at once (exit
+1, with the Job's failure message) when it is Failed instead, and the other way round.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from modelplane.cli.objects import _split_refs, namespace_option, object_path
 from modelplane.spec.meta import DEFAULT_NAMESPACE
 
 POLL_S = 0.5
-_OPPOSITE = {"Complete": "Failed", "Failed": "Complete"}
+_OPPOSITE = {"complete": "Failed", "failed": "Complete"}  # by lower-cased type
 
 
 def parse_for(text: str) -> tuple[str, str | None, str]:
@@ -36,16 +37,22 @@ def parse_for(text: str) -> tuple[str, str | None, str]:
 
 
 def condition_reached(obj: dict[str, Any], name: str, value: str) -> tuple[bool, str | None]:
-    """(reached, why it never will): the opposite terminal condition of a Job makes waiting pointless."""
+    """(reached, why it never will): the opposite terminal condition of a Job makes waiting pointless.
+
+    Type and status compare case-insensitively, as kubectl does."""
     conditions = [c for c in (obj.get("status") or {}).get("conditions") or [] if isinstance(c, dict)]
     for condition in conditions:
-        if condition.get("type") == name and str(condition.get("status")) == value:
+        if _same(condition.get("type"), name) and _same(condition.get("status"), value):
             return True, None
-    opposite = _OPPOSITE.get(name) if value == "True" else None
+    opposite = _OPPOSITE.get(name.lower()) if _same(value, "True") else None
     for condition in conditions:
-        if opposite and condition.get("type") == opposite and condition.get("status") == "True":
+        if opposite and _same(condition.get("type"), opposite) and _same(condition.get("status"), "True"):
             return False, f"{opposite}: {condition.get('reason')}: {condition.get('message')}"
     return False, None
+
+
+def _same(found: object, wanted: str) -> bool:
+    return str(found).lower() == wanted.lower()
 
 
 @click.command()

@@ -7,10 +7,12 @@ scope dict and a response object per request. Here a request is parsed by httpto
 Invariants:
 - Responses go out in request order on each connection (pipelined requests wait their turn).
 - A handler returns a `Response`, or a `Deferred` whose future completes later (no task per request).
-- A connection lost while an answer is pending (the client reset it, or the grace period cut it off)
-  cancels the `Deferred`'s future and calls its `abandon`. An EOF is not a departure but a half-close:
-  the answer still goes out, then the connection closes (TCP cannot tell a client that half-closed
-  from one that closed for good until the answer is written).
+- A connection lost while an answer is pending (the client reset it, RST, or the grace period cut it
+  off) cancels the `Deferred`'s future and calls its `abandon`. A FIN is not a departure but a
+  half-close: the answer still goes out, then the connection closes. That holds for `shutdown(SHUT_WR)`
+  and equally for a normal `close()` or the close the kernel makes for a killed client process (TCP
+  cannot tell them apart until the answer is written) — unlike nginx and Envoy, which by default take
+  a FIN as the client gone.
 - Bodies over `max_body` get 413 before the body is read, and the connection closes.
 - `drain()` stops accepting: idle connections close now; busy ones close after their response.
 """
@@ -71,8 +73,9 @@ class Response:
 class Deferred:
     """A response that is not ready yet: `finish(future)` builds it once `future` is done.
 
-    If the client's connection is lost first, `future` is cancelled and `abandon()` (when given) is
-    called at once, so the producer can stop working on an answer nobody will read.
+    If the client's connection is lost first (a reset, not a FIN: see the module docstring), `future`
+    is cancelled and `abandon()` (when given) is called at once, so the producer can stop working on
+    an answer nobody will read.
     """
 
     future: asyncio.Future[Any]

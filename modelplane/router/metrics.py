@@ -10,7 +10,7 @@ families when /metrics is scraped, from the router's own registry (never the glo
     modelplane_router_inflight_requests{namespace,deployment,version}        sent to a replica, unanswered
     modelplane_router_queue_depth{namespace,deployment,version}              waiting for a free replica
     modelplane_router_held_requests{namespace,deployment,version}            waiting for a ready replica
-                                                                             (version "" until drawn)
+                                                                             (version: see below)
     modelplane_router_retries_total{namespace,deployment,version}            attempts repeated elsewhere
     modelplane_router_client_closed_total{namespace,deployment,version,stage} clients gone before their
                                                                              answer: stage held, queued or
@@ -21,10 +21,13 @@ families when /metrics is scraped, from the router's own registry (never the glo
     modelplane_router_table_resource_version                                 the table in use
 
 A request refused before a version is known (unknown model, no ready replica) counts with version "",
-and so does an unpinned request held while no version can serve (it draws its version when one can).
+and so does an unpinned request held on arrival while no version can serve. An unpinned request held
+later (a queued request whose version lost its replicas, a retry) keeps the version it had drawn; each
+draws its version again when released.
 A held request whose wait ran out counts as status 503, like one refused at once.
-A request whose client closed the connection first counts as status 499 (nginx's "client closed
-request"), and in client_closed_total by where it was: held or queued (never sent) or at a replica.
+A request whose client reset the connection first counts as status 499 (nginx's "client closed
+request"), and in client_closed_total by where it was: held or queued (never sent) or at a replica
+(its upstream connection reset). A client's FIN is a half-close, not a departure (net/http.py).
 """
 
 from __future__ import annotations

@@ -18,14 +18,22 @@ connection or a replica that dies mid-answer is retried on another replica of th
 (`retries` times); a timeout is not (the replica may still be working on it). A replica that refused
 a connection is avoided for `avoid_s` seconds unless no other can serve.
 
-A client whose connection is lost before its answer (a reset; a half-close still gets its answer)
-abandons its request, as Envoy does: a queued one leaves the queue unsent, one at a replica has its
-upstream connection reset and its slot freed for the next in the queue. It counts as status 499.
+A client whose connection is reset (RST) before its answer abandons its request: a queued or held
+one leaves unsent, one at a replica has its upstream connection reset and its slot freed for the next
+in the queue. It counts as status 499. A FIN is not a departure: a client that close()s its socket
+normally, or whose process is killed (the kernel closes its socket, with a FIN when nothing is left
+unread), is taken as having half-closed, and its request is still forwarded and answered (nginx and
+Envoy by default take that FIN as the client gone). See docs/router.md, "Clients that leave".
 
 A request that finds no serving replica (none for a weighted version; none of the version it pins)
 is held (holding.py) until a table update brings one, or answered 503 `ready_wait_s` after it arrived.
 So is a queued request whose version lost its replicas, and a retry with no replica left; an unpinned
-one draws its version again. A request that finds a replica never touches the holding code.
+one draws its version again. A request that finds a replica never touches the holding code. A
+deployment whose table entry wants 0 replicas (scaled to 0, or being deleted) answers 503 at once
+instead of holding: none will come.
+
+A request already admitted (a retry, a queued request moved to another version, a held one released)
+is never refused for the queue's capacity: that applies once, when a request arrives.
 """
 
 from __future__ import annotations
@@ -33,16 +41,15 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from random import Random
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from modelplane import __version__
 from modelplane.net.client import (
-    ConnectionPool,
     UpstreamConnectError,
     UpstreamDisconnected,
     UpstreamError,
@@ -59,6 +66,18 @@ from modelplane.router.queueing import Gate, queue_capacity
 from modelplane.router.table import DEFAULT_NAMESPACE, Deployment, Endpoint, EndpointsTable
 
 _RETRY_AFTER = ((b"retry-after", b"1"),)
+
+
+class Upstreams(Protocol):
+    """The part of `ConnectionPool` the proxy uses: send one request, withdraw it, forget replicas."""
+
+    def request(
+        self, address: str, method: str, path: str, *, body: bytes = ..., content_type: bytes | None = ...
+    ) -> asyncio.Future[UpstreamResponse]: ...
+
+    def cancel(self, address: str, future: asyncio.Future[UpstreamResponse]) -> None: ...
+
+    def retain(self, addresses: Iterable[str]) -> None: ...
 
 
 def render_error(error: HttpError) -> Response:
@@ -109,7 +128,7 @@ class Proxy:
 
     def __init__(
         self,
-        pool: ConnectionPool,
+        pool: Upstreams,
         *,
         retries: int = 1,
         queue_size: int | None = None,
@@ -170,6 +189,10 @@ class Proxy:
                 self._admit_waiting(route, version)
             if key in self._held and route.serving:
                 self._release_held(route)
+            if key in self._held and route.deployment.replicas == 0:  # none will come: answer now
+                for forward in self._unhold_all(key):
+                    forward.route = route  # the entry that says so (held ones keep the old one)
+                    self._finish(forward, self._no_ready(forward, waited=False))
 
     # routing
     def handle(self, request: Request) -> Response | Deferred:
@@ -300,20 +323,28 @@ class Proxy:
         if version is None or version not in route.serving:
             self._hold(forward)
         else:
-            self._start(forward)
+            self._start(forward, admitted=False)
         return Deferred(answer, _answer, lambda: self._abandon(forward))
 
-    def _start(self, forward: Forward) -> None:
+    def _start(self, forward: Forward, *, admitted: bool) -> None:
+        """Send `forward` to a replica of its version with a free slot, else queue it.
+
+        A new request finds the queue's capacity applied (503 when full); an `admitted` one (a retry, a
+        request rerouted or released from holding) is queued past it: it was admitted when it came,
+        and refusing it now would turn a replica going away into errors for requests already waiting.
+        """
         route = forward.route
         endpoint = self._pick(route, forward)
         if endpoint is not None:
             self._send(forward, endpoint)
             return
-        capacity = queue_capacity(
-            serving_replicas=sum(len(eps) for eps in route.serving.values()),
-            concurrency=route.gate.concurrency,
-            fixed=self.queue_size,
-        )
+        capacity = sys.maxsize
+        if not admitted:
+            capacity = queue_capacity(
+                serving_replicas=sum(len(eps) for eps in route.serving.values()),
+                concurrency=route.gate.concurrency,
+                fixed=self.queue_size,
+            )
         if route.gate.offer(forward.version, forward, capacity=capacity):
             forward.stats.queued += 1
         else:
@@ -374,8 +405,12 @@ class Proxy:
         route.gate.release(endpoint.replica)
         forward.stats.inflight -= 1
         forward.upstream = None
-        if forward.answer.done() or done.cancelled():
+        if forward.answer.done():
             pass  # its client left (counted then): nothing to relay or retry, only the slot to pass on
+        elif done.cancelled():  # withdrawn while its client still waits (not by _abandon): say so
+            where = f"replica {endpoint.replica} of {route.label} ({endpoint.address})"
+            message = f"{where} failed: the request to it was cancelled before it answered."
+            self._finish(forward, render_error(BadGateway(message)))
         elif (error := done.exception()) is None:
             self._finish(forward, _relay(done.result()))
         elif isinstance(error, UpstreamConnectError | UpstreamDisconnected) and forward.retries_left > 0:
@@ -424,7 +459,7 @@ class Proxy:
             if version is not None:
                 self._move(forward, version)
         if forward.version in route.serving:
-            self._start(forward)
+            self._start(forward, admitted=True)
         else:
             self._hold(forward)
 
@@ -437,15 +472,16 @@ class Proxy:
     # holding (no ready replica)
     def _hold(self, forward: Forward) -> None:
         """Keep `forward` until a table brings a replica that can take it, up to `ready_wait_s` after
-        it arrived; 503 at once when holding is off, the router drains, or the deployment holds its cap."""
+        it arrived; 503 at once when holding is off, the router drains, the deployment wants no replica
+        (scaled to 0, or being deleted: none will come), or it holds its cap."""
         route = forward.route
         wait = forward.started + self.ready_wait_s - self.clock()
-        if self.ready_wait_s <= 0 or self.draining or wait <= 0:
-            self._finish(forward, self._no_ready(forward, waited=self.ready_wait_s > 0 and not self.draining))
+        if self.ready_wait_s <= 0 or self.draining or wait <= 0 or route.deployment.replicas == 0:
+            self._finish(forward, self._no_ready(forward, waited=wait <= 0 < self.ready_wait_s))
             return
         holding = self._held.get(route.deployment.key)
-        if holding is None:
-            holding = self._held[route.deployment.key] = Holding(self.hold_capacity)
+        if holding is None:  # stored below once it holds a request: no deployment keeps an empty one
+            holding = Holding(self.hold_capacity)
         if holding.full:
             message = (
                 f"{route.label} has no ready replica and {len(holding)} request(s) already wait for one; "
@@ -453,6 +489,7 @@ class Proxy:
             )
             self._finish(forward, render_error(QueueFull(message)))
             return
+        self._held[route.deployment.key] = holding
         holding.add(forward, asyncio.get_running_loop().call_later(wait, self._expire, forward))
         forward.stats.held += 1
 
@@ -461,7 +498,8 @@ class Proxy:
 
         An unpinned request draws its version now; a pinned one leaves when its version serves (or is
         no longer live: 404). A released request goes to a replica or to the queue, even past the
-        queue's capacity: it was admitted when it was held, and holding is bounded on its own.
+        queue's capacity: it was admitted when it was held, and holding is bounded on its own. An
+        unpinned request keeps the version label it was held under until it draws one here.
         """
         holding = self._held[route.deployment.key]
         for forward in holding.waiters():
@@ -481,20 +519,18 @@ class Proxy:
             forward.route = route
             if not pinned:
                 self._move(forward, version)
-            endpoint = self._pick(route, forward)
-            if endpoint is not None:
-                self._send(forward, endpoint)
-            else:
-                route.gate.offer(version, forward, capacity=sys.maxsize)
-                forward.stats.queued += 1
+            self._start(forward, admitted=True)
         if not holding:
             del self._held[route.deployment.key]
 
     def _expire(self, forward: Forward) -> None:
         """The wait of a held request is over (its timer fired): the 503 it was spared so far."""
-        holding = self._held.get(forward.route.deployment.key)
+        key = forward.route.deployment.key
+        holding = self._held.get(key)
         if holding is not None and holding.remove(forward):
             forward.stats.held -= 1
+            if not holding:
+                del self._held[key]
             self._finish(forward, self._no_ready(forward, waited=True))
 
     def _unhold_all(self, key: tuple[str, str]) -> list[Forward]:
@@ -508,10 +544,12 @@ class Proxy:
     def _no_ready(self, forward: Forward, *, waited: bool) -> Response:
         label = forward.route.label
         which = f"version '{forward.version}' of {label}" if _pinned(forward) else label
-        if waited:
-            message = f"no ready replicas for {which} after waiting {self.ready_wait_s:g} s."
-        elif self.draining:
+        if self.draining:
             message = f"no ready replicas for {which}; the router is shutting down."
+        elif forward.route.deployment.replicas == 0:
+            message = f"no ready replicas for {which}: it wants 0 replicas (scaled to 0, or being deleted)."
+        elif waited:
+            message = f"no ready replicas for {which} after waiting {self.ready_wait_s:g} s."
         else:
             message = f"no ready replicas for {which}."
         return render_error(NoReadyReplicas(message))
@@ -525,7 +563,7 @@ class Proxy:
                 self._finish(forward, self._no_ready(forward, waited=False))
 
     def _abandon(self, forward: Forward) -> None:
-        """The client's connection is gone before its answer (the HTTP server cancelled the answer)."""
+        """The client reset its connection before its answer (the HTTP server cancelled the answer)."""
         stats = forward.stats
         stats.observe(CLIENT_CLOSED, self.clock() - forward.started)
         if forward.upstream is not None and forward.replica is not None:
@@ -536,6 +574,8 @@ class Proxy:
             stats.closed_queued += 1
         elif (held := self._held.get(forward.route.deployment.key)) is not None and held.remove(forward):
             stats.held -= 1
+            if not held:
+                del self._held[forward.route.deployment.key]
             stats.closed_held += 1
 
     def _refuse_queued(self, forward: Forward, error: HttpError) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from modelplane.cli.observing import events, logs, parse_router_metrics, top, traffic_rates
+from modelplane.cli.observing import choose_replica, events, logs, parse_router_metrics, top, traffic_rates
 from tests.cli.test_objects import FakeApi, clear_env, free_port, run, serve_fake_api
 from tests.cli.test_printing import EVENTS, REPLICA
 
@@ -57,6 +57,17 @@ def test_logs_of_a_named_replica_and_a_chosen_one(api: FakeApi) -> None:
     result = run(logs, api, "iris", "--replica", "iris-z")
     assert result.exit_code == 1
     assert "Replica 'iris-z' does not belong to deployment 'iris' (its replicas: iris-a)." in result.stderr
+
+
+def test_without_a_ready_replica_a_job_shows_its_newest_and_a_deployment_its_first_by_name() -> None:
+    older, newer = replica("t-b", ready=False), replica("t-a", ready=False)
+    older["metadata"]["creationTimestamp"] = "2027-01-15T04:00:00Z"
+    newer["metadata"]["creationTimestamp"] = "2027-01-15T05:00:00Z"
+    assert choose_replica([older, newer], "t", None, kind="job") == "t-a"
+    newer["metadata"]["creationTimestamp"] = "2027-01-15T03:00:00Z"
+    assert choose_replica([older, newer], "t", None, kind="job") == "t-b"
+    assert choose_replica([older, newer], "t", None) == "t-a"  # a deployment: the first name
+    assert choose_replica([older, replica("t-c", ready=True)], "t", None, kind="job") == "t-c"
 
 
 def test_logs_of_a_deployment_without_replicas(api: FakeApi) -> None:

@@ -167,7 +167,7 @@ def send_request(port: int, path: str) -> socket.socket:
 
 
 def leave(sock: socket.socket) -> None:
-    """Close with a reset, as a client killed mid-request or one with SO_LINGER 0 does."""
+    """Close with a reset (SO_LINGER 0): the one way a client leaves; a plain close() sends a FIN."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()
 
