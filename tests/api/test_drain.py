@@ -51,9 +51,10 @@ def pools_of(plane: ControlPlane, name: str) -> list[str]:
 def assert_budget(plane: ControlPlane, name: str, *expected: str) -> None:
     """`describe` shows the budget the deployment controller computed (on its next pass after ready)."""
 
-    def computed() -> bool:
+    def computed() -> bool:  # its status may lag the replicas: compare with the replicas themselves
+        ready = sum(bool(r["status"].get("ready")) for r in plane.replicas(name))
         status = plane.deployment(name)["status"]
-        return (status.get("disruptionBudget") or {}).get("currentHealthy") == status.get("readyReplicas")
+        return (status.get("disruptionBudget") or {}).get("currentHealthy") == ready
 
     wait_for(computed, timeout=10, what=f"the disruption budget status of {name}")
     described = plane.cli("describe", "md", name)
