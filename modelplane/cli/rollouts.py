@@ -17,6 +17,7 @@ from modelplane.cli import fields
 from modelplane.cli.client import ApiClient, connect, connection_options
 from modelplane.cli.durations import DURATION
 from modelplane.cli.objects import API, namespace_option
+from modelplane.controllers.deployments import TEMPLATE_FIELDS
 
 DEFAULT_NAMESPACE = "default"
 
@@ -32,20 +33,53 @@ def _revisions(client: ApiClient, namespace: str, name: str) -> list[dict[str, A
     return sorted(mine, key=lambda r: int(fields.field(r, "spec", "number") or 0))
 
 
+_SHORT = 24
+"""A changed value longer than this is said to be `changed` rather than shown."""
+
+
+def change_cause(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+    """What changed in the template from the revision before: `model.version: v1→v2, model.uri
+    changed`; `created` for the first revision listed."""
+    if before is None:
+        return "created"
+    changes = []
+    for path, old, new in _changed(before, after, ""):
+        if path.split(".")[0] not in TEMPLATE_FIELDS:  # not what makes a revision (e.g. replicas)
+            continue
+        short = all(len(str(v)) <= _SHORT for v in (old, new) if v is not None)
+        if short and not isinstance(old, dict | list) and not isinstance(new, dict | list):
+            changes.append(f"{path}: {'-' if old is None else old}→{'-' if new is None else new}")
+        else:
+            changes.append(f"{path} changed")
+    return ", ".join(changes) or "-"
+
+
+def _changed(before: Any, after: Any, path: str) -> list[tuple[str, Any, Any]]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        found = []
+        for key in sorted({*before, *after}):
+            found += _changed(before.get(key), after.get(key), f"{path}.{key}" if path else key)
+        return found
+    return [] if before == after else [(path, before, after)]
+
+
 @rollout.command()
 @click.argument("name")
 @namespace_option
 @connection_options
 def history(name: str, namespace: str | None, server: str | None, token: str | None) -> None:
-    """List a deployment's revisions: number, model version, replicas, age."""
+    """List a deployment's revisions: number, model version, replicas, age, and what changed from the
+    revision before (kubectl's CHANGE-CAUSE, computed from the templates)."""
     client = connect(server, token)
     ns = namespace or DEFAULT_NAMESPACE
     client.get(f"{API}/modeldeployments/{ns}/{name}")  # a clear 404 for an unknown deployment
     click.echo(f"modeldeployment.modelplane.dev/{name}")
-    rows = [("REVISION", "VERSION", "FORMAT", "REPLICAS", "TEMPLATE", "AGE")]
+    rows = [("REVISION", "VERSION", "FORMAT", "REPLICAS", "TEMPLATE", "AGE", "CHANGE-CAUSE")]
+    previous: dict[str, Any] | None = None
     for revision in _revisions(client, ns, name):
         spec = revision["spec"]
-        model = (spec.get("template") or {}).get("model") or {}
+        template = spec.get("template") or {}
+        model = template.get("model") or {}
         created = fields.field(revision, "metadata", "creationTimestamp")
         rows.append(
             (
@@ -55,8 +89,10 @@ def history(name: str, namespace: str | None, server: str | None, token: str | N
                 str(spec.get("replicas")),
                 str(spec.get("templateHash")),
                 fields.age(created, time.time()) if created else "-",
+                change_cause(previous, template),
             )
         )
+        previous = template
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

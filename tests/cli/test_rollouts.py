@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelplane.cli.rollouts import _progress
+from modelplane.cli.rollouts import _progress, change_cause
 
 
 def deployment(status: dict[str, Any], *, replicas: int = 2, generation: int = 3) -> dict[str, Any]:
@@ -41,3 +41,18 @@ def test_an_automatic_rollback_fails_the_status_with_its_cause() -> None:
     message, done, failed = _progress(deployment(status))
     assert message == 'deployment "accel" was rolled back automatically' and not done
     assert failed.startswith("revision 2 failed and was rolled back")
+
+
+def test_change_cause_names_what_changed_in_the_template() -> None:
+    v1 = {"model": {"format": "sklearn", "version": "v1", "uri": "/m/sentiment/model.skops"}, "replicas": 2}
+    v2 = {
+        "model": {"format": "sklearn", "version": "v2", "uri": "/m/sentiment-v2/model.skops"},
+        "replicas": 4,
+    }
+    assert change_cause(None, v1) == "created"
+    assert change_cause(v1, v2) == "model.uri changed, model.version: v1→v2"  # replicas make no revision
+    limits = {**v1, "resources": {"limits": {"memory": "1Gi"}}}
+    assert change_cause(v1, limits) == "resources changed"
+    assert change_cause(limits, {**v1, "resources": {"limits": {"memory": "2Gi"}}}) == (
+        "resources.limits.memory: 1Gi→2Gi"
+    )
