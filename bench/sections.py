@@ -13,5 +13,6 @@ def write_section(path: Path, heading: str, text: str) -> None:
         new = old.rstrip("\n") + "\n\n" + text
     else:
         end = old.find("\n## ", start + len(heading))
-        new = old[:start] + text + (old[end + 1 :] if end != -1 else "")
+        rest = old[end + 1 :] if end != -1 else ""
+        new = old[:start] + (text.rstrip("\n") + "\n\n" + rest if rest else text)
     path.write_text(new.rstrip("\n") + "\n")
