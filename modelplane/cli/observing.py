@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from modelplane.cli import fields, printing
 from modelplane.cli.client import ApiClient, connect, connection_options, open_url, recorded_url
+from modelplane.cli.durations import DURATION
 from modelplane.cli.kinds import UnknownKind, split_ref
 from modelplane.cli.objects import (
     API,
@@ -240,10 +241,10 @@ def read_traffic(ingress: str, window: float) -> TrafficSample:
 )
 @click.option(
     "--window",
-    type=click.FloatRange(min=0),
-    default=1.0,
+    type=DURATION,
+    default="1",
     show_default=True,
-    help="Seconds to measure req/s over.",
+    help="How long to measure req/s over (1, 500ms, 5s).",
 )
 @connection_options
 def top(

@@ -368,11 +368,22 @@ def parse_duration(value: object) -> float:
         raise QuantityError(f"expected a duration; got {value!r}. {DURATION_EXAMPLES}")
     text = value.strip()
     if re.fullmatch(r"[0-9]+(\.[0-9]*)?", text):
-        return float(text)
+        return _finite(float(text), value)
     parts = _DURATION_PART.findall(text)
     if not text or "".join(number + unit for number, unit in parts) != text:
         raise QuantityError(f"{value!r} is not a duration. {DURATION_EXAMPLES}")
-    return float(sum((Fraction(number) * _DURATION_UNITS[unit] for number, unit in parts), Fraction(0)))
+    total = sum((Fraction(number) * _DURATION_UNITS[unit] for number, unit in parts), Fraction(0))
+    try:
+        return _finite(float(total), value)
+    except OverflowError:
+        return _finite(math.inf, value)
+
+
+def _finite(seconds: float, value: object) -> float:
+    if not math.isfinite(seconds):
+        shown = str(value) if len(str(value)) <= 20 else str(value)[:17] + "..."
+        raise QuantityError(f"{shown!r} is too long for a duration; write a finite one such as 1h30m.")
+    return seconds
 
 
 Duration = Annotated[

@@ -308,3 +308,9 @@ def test_durations(value: object, seconds: float) -> None:
 def test_bad_durations_show_examples(value: object) -> None:
     with pytest.raises(QuantityError, match="duration"):
         parse_duration(value)
+
+
+@pytest.mark.parametrize("text", ["9" * 400, "9" * 400 + "s", "9" * 400 + "h"])
+def test_a_duration_too_long_for_a_float_is_refused_not_infinite(text: str) -> None:
+    with pytest.raises(QuantityError, match="too long for a duration"):
+        parse_duration(text)
