@@ -9,7 +9,7 @@ completion mode):
 - up to `parallelism` replicas run at once, never more than the completions still missing;
 - a replica that exits 0 is Succeeded; the Job is Complete when `completions` have succeeded;
 - `restartPolicy: Never`: a failed replica is Failed and a new one is created, after a back-off of
-  10 s, 20 s, 40 s … capped at 6 min, counted from the last failure and reset by a success; the Job
+  10 s, 20 s, 40 s … capped at 10 min, counted from the last failure and reset by a success; the Job
   fails (BackoffLimitExceeded) when more than `backoffLimit` replicas failed.
   `OnFailure`: the replica restarts in place (the kubelet's back-off) and the Job fails once the
   restarts reach `backoffLimit` (Kubernetes' pastBackoffLimitOnFailure);
@@ -42,8 +42,9 @@ log = logging.getLogger("modelplane.jobs")
 JOB_LABEL: Final = "modelplane.dev/job"
 POD_FAILURE_BACKOFF_S: Final = 10.0
 """Kubernetes' DefaultJobPodFailureBackOff: the delay before re-creating after the first failure."""
-MAX_POD_FAILURE_BACKOFF_S: Final = 360.0
-"""The cap of that back-off (6 min, as the Job documentation says)."""
+MAX_POD_FAILURE_BACKOFF_S: Final = 600.0
+"""The cap of that back-off: Kubernetes' MaxJobPodFailureBackOff (10 min in job_controller.go; the Job
+documentation's "capped at six minutes" is out of date)."""
 MUTABLE_FIELDS: Final = frozenset(
     {"parallelism", "activeDeadlineSeconds", "ttlSecondsAfterFinished", "backoffLimit"}
 )
@@ -111,7 +112,8 @@ def failure_backoff(failures: int) -> float:
     """The delay before the next replica after `failures` failures in a row (0 when none)."""
     if failures <= 0:
         return 0.0
-    return min(POD_FAILURE_BACKOFF_S * 2.0 ** (failures - 1), MAX_POD_FAILURE_BACKOFF_S)
+    # the exponent is bounded so that thousands of failures do not overflow a float (2**6 × 10 s > cap)
+    return min(POD_FAILURE_BACKOFF_S * 2.0 ** min(failures - 1, 16), MAX_POD_FAILURE_BACKOFF_S)
 
 
 def finished_condition(status: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -114,10 +114,22 @@ def test_on_failure_counts_restarts_in_place(limit: int, restarts: int, fails: b
 
 
 @pytest.mark.parametrize(
-    ("failures", "delay"), [(0, 0.0), (1, 10.0), (2, 20.0), (3, 40.0), (6, 320.0), (7, 360.0), (20, 360.0)]
+    ("failures", "delay"),
+    [(0, 0.0), (1, 10.0), (2, 20.0), (3, 40.0), (6, 320.0), (7, 600.0), (20, 600.0), (5000, 600.0)],
 )
-def test_failure_backoff_doubles_from_10s_capped_at_6min(failures: int, delay: float) -> None:
+def test_failure_backoff_doubles_from_10s_capped_at_10min(failures: int, delay: float) -> None:
+    # Kubernetes: DefaultJobPodFailureBackOff = 10 * time.Second, MaxJobPodFailureBackOff = 10 * time.Minute
+    # (pkg/controller/job/job_controller.go); the 7th failure waits 600 s, not 640 s nor 360 s
     assert failure_backoff(failures) == delay
+
+
+def test_the_seventh_failure_in_a_row_waits_ten_minutes() -> None:
+    replicas = [failed(str(i), at=NOW - 100 + i) for i in range(7)]
+    last = NOW - 100 + 6
+    spec = job(backoffLimit=10)
+    waiting = plan_job(spec, started(), replicas, now=last + 599)
+    assert waiting.create == 0 and waiting.status["retryAt"] == last + 600
+    assert plan_job(spec, started(), replicas, now=last + 600).create == 1
 
 
 def test_a_failed_replica_is_replaced_after_the_backoff() -> None:
