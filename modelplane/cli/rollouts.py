@@ -17,7 +17,7 @@ from modelplane.cli import fields
 from modelplane.cli.client import ApiClient, connect, connection_options
 from modelplane.cli.durations import DURATION
 from modelplane.cli.objects import API, namespace_option
-from modelplane.controllers.deployments import TEMPLATE_FIELDS
+from modelplane.spec import TEMPLATE_FIELDS
 
 DEFAULT_NAMESPACE = "default"
 

@@ -29,23 +29,13 @@ from modelplane.controllers.replicas import ReplicaFacts, choose_victims, count_
 from modelplane.controllers.revisions import RevisionState
 from modelplane.controllers.rollout import RolloutSpec, plan_rollout
 from modelplane.controllers.rollout_status import Condition, ConditionStatus, ConditionType, RolloutStatus
-from modelplane.spec import ModelDeploymentSpec
+from modelplane.spec import TEMPLATE_FIELDS, ModelDeploymentSpec
 from modelplane.spec.replica import Replica, ReplicaSpec
 from modelplane.store import NotFound, Store, StoredObject
 
 log = logging.getLogger("modelplane.deployments")
 
 REVISION = "Revision"
-TEMPLATE_FIELDS = (
-    "model",
-    "resources",
-    "nodeSelector",
-    "tolerations",
-    "batching",
-    "concurrency",
-    "probes",
-    "terminationGracePeriodSeconds",
-)
 DEPLOYMENT_LABEL = "modelplane.dev/deployment"
 REVISION_LABEL = "modelplane.dev/revision"
 

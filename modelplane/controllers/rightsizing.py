@@ -32,10 +32,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from modelplane.spec import ResourceRequirements, format_cpu, format_memory
-from modelplane.store import UsageSample
 
 SAFETY_MARGIN: Final = Fraction(15, 100)
 """Added to the usage a request is sized for (VPA's `--recommendation-margin-fraction`)."""
@@ -43,6 +42,22 @@ LIMIT_HEADROOM: Final = Fraction(50, 100)
 """A proposed limit is the peak plus this much of it."""
 CPU_BURST: Final = 2
 """A proposed CPU limit is at least this many times the proposed CPU request."""
+
+
+class UsageSample(Protocol):
+    """One replica's reading, as the store's `UsageSample` carries it (a structural type, so this pure
+    module does not import the store); a resource nobody could measure is None."""
+
+    @property
+    def replica(self) -> str: ...
+    @property
+    def at(self) -> float: ...
+    @property
+    def cpu_millis(self) -> int | None: ...
+    @property
+    def memory_bytes(self) -> int | None: ...
+
+
 PERCENTILE: Final = 95
 """Shown for both resources; CPU requests are sized on it (memory requests on the peak)."""
 MIN_CPU_MILLIS: Final = 25

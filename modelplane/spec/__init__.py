@@ -27,6 +27,7 @@ from modelplane.spec.autoscaling import (
 )
 from modelplane.spec.deployment import (
     FORMATS_WITHOUT_URI,
+    TEMPLATE_FIELDS,
     Batching,
     DisruptionBudget,
     ModelDeployment,
@@ -67,6 +68,7 @@ __all__ = [
     "DEFAULT_NAMESPACE",
     "FORMATS_WITHOUT_URI",
     "KINDS",
+    "TEMPLATE_FIELDS",
     "AnySpecObject",
     "Autoscaling",
     "Batching",
