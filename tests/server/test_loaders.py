@@ -659,3 +659,55 @@ def test_unexpected_library_failures_still_name_the_model(
 
     monkeypatch.setattr(sklearn_loader, "_model_file", explode)
     load_error(request("sklearn", iris_joblib), "the sklearn loader failed (OSError: disk on fire)")
+
+
+def test_skops_refuses_numpy_functions_that_run_code(
+    tmp_path: Path, iris: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # numpy.testing's runstring calls exec: a pipeline built from it used to load as "trusted" because
+    # its name starts with "numpy.", then ran the request's data as code at the first predict.
+    import numpy.testing._private.utils as numpy_testing_utils
+    import skops.io
+
+    x, y = iris
+    pipeline = make_pipeline(
+        FunctionTransformer(func=numpy_testing_utils.runstring), LogisticRegression(max_iter=1000)
+    )
+    pipeline.steps[-1] = ("logisticregression", LogisticRegression(max_iter=1000).fit(x, y))
+    skops.io.dump(pipeline, tmp_path / "evil.skops")
+    error = load_error(
+        request("sklearn", tmp_path / "evil.skops"),
+        "not trusted: numpy.testing._private.utils.runstring",
+        "trustedTypes",
+    )
+    assert str(tmp_path / "evil.skops") in str(error)
+
+
+def test_skops_loads_tree_and_neighbour_models_through_the_allow_list(
+    tmp_path: Path, iris: tuple[np.ndarray, np.ndarray]
+) -> None:
+    import skops.io
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+
+    x, y = iris
+    for name, estimator in {
+        "forest": RandomForestClassifier(n_estimators=3, random_state=0),
+        "boosting": HistGradientBoostingClassifier(max_iter=3),
+        "neighbours": KNeighborsClassifier(algorithm="kd_tree"),
+    }.items():
+        fitted = estimator.fit(x, y)
+        skops.io.dump(fitted, tmp_path / f"{name}.skops")
+        assert skops.io.get_untrusted_types(file=tmp_path / f"{name}.skops")  # skops alone refuses them
+        model = load_model(request("sklearn", tmp_path / f"{name}.skops"))
+        assert model.predict({"input0": x[:5]}, ALL)["label"].tolist() == fitted.predict(x[:5]).tolist()
+
+
+def test_the_skops_allow_list_names_only_classes_of_the_installed_scikit_learn() -> None:
+    import importlib
+
+    from modelplane.server.loaders.sklearn import SKOPS_ALLOWED_CLASSES
+
+    for name in SKOPS_ALLOWED_CLASSES:
+        module, _, attribute = name.rpartition(".")
+        assert isinstance(getattr(importlib.import_module(module), attribute), type), name

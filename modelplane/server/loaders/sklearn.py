@@ -12,7 +12,6 @@ predict_proba, `probabilities` FP64 [-1, n_classes] in `classes_` order.
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +31,31 @@ DIRECTORY_FILES = ("model.joblib", "model.skops", "model.pkl")
 EXPECTED = "a .joblib, .pkl, .pickle or .skops file, or a directory holding one of " + ", ".join(
     DIRECTORY_FILES
 )
-# Modules whose types a skops file may contain without the user listing them in params.trustedTypes.
-# builtins is narrowed to classes: trusting builtins functions would admit e.g. `builtins.exec` as a
-# FunctionTransformer's func, i.e. running request data as code.
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "collections.")
+# Classes a skops file may hold beyond what skops itself trusts (`skops.io.get_untrusted_types` lists
+# everything else), without the user naming them in params.trustedTypes. Each is a data-only internal
+# class of a common scikit-learn model (tree nodes, neighbour indexes, distance metrics, optimiser
+# state, calibration wrappers); none is a function. Trust is by exact name, never by module prefix:
+# a prefix such as "numpy." admits functions like numpy.testing._private.utils.runstring (it calls
+# exec), which a FunctionTransformer would run on the request data. PyFuncDistance (wraps a Python
+# function) is deliberately absent.
+_DISTANCE_METRICS = (
+    "BrayCurtis", "Canberra", "Chebyshev", "Dice", "Euclidean", "Hamming", "Haversine", "Jaccard",
+    "Mahalanobis", "Manhattan", "Matching", "Minkowski", "RogersTanimoto", "RussellRao", "SEuclidean",
+    "SokalMichener", "SokalSneath",
+)  # fmt: skip
+SKOPS_ALLOWED_CLASSES = frozenset(
+    {
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        *(f"sklearn.metrics._dist_metrics.{m}Distance{bits}" for m in _DISTANCE_METRICS for bits in (32, 64)),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -123,11 +143,13 @@ def _load_skops(request: LoadRequest, path: Path) -> Any:
         )
     try:
         found = skops.io.get_untrusted_types(file=path)
-        untrusted = [t for t in found if not _trusted_by_default(t) and t not in listed]
+        untrusted = [t for t in found if t not in SKOPS_ALLOWED_CLASSES and t not in listed]
         if untrusted:
             raise load_error(
                 request,
                 f"the skops file contains types that are not trusted: {', '.join(untrusted)}",
+                "skops does not trust them and they are not on modelplane's allow-list (docs/server.md); "
+                "a function among them would run on request data. "
                 "If you trust this file, add them to spec.model.params.trustedTypes.",
             )
         return skops.io.load(path, trusted=list(found))
@@ -139,13 +161,6 @@ def _load_skops(request: LoadRequest, path: Path) -> Any:
             f"skops could not read the file ({describe(exc)})",
             "Check that it was saved with skops.io.dump and a compatible scikit-learn version.",
         ) from exc
-
-
-def _trusted_by_default(type_name: str) -> bool:
-    if type_name.startswith(TRUSTED_PREFIXES):
-        return True
-    module, _, name = type_name.rpartition(".")
-    return module == "builtins" and isinstance(getattr(builtins, name, None), type)
 
 
 def _input_spec(estimator: Any) -> TensorSpec:
