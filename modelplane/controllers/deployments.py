@@ -26,9 +26,15 @@ from typing import Any
 
 from modelplane.controllers import disruption, owners
 from modelplane.controllers.replicas import ReplicaFacts, choose_victims, count_replicas
-from modelplane.controllers.revisions import RevisionState
-from modelplane.controllers.rollout import RolloutSpec, plan_rollout
-from modelplane.controllers.rollout_status import Condition, ConditionStatus, ConditionType, RolloutStatus
+from modelplane.controllers.rollout import (
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    RevisionState,
+    RolloutSpec,
+    RolloutStatus,
+    plan_rollout,
+)
 from modelplane.spec import TEMPLATE_FIELDS, ModelDeploymentSpec
 from modelplane.spec.replica import Replica, ReplicaSpec
 from modelplane.store import NotFound, Store, StoredObject

@@ -12,31 +12,35 @@ from dataclasses import replace
 
 import pytest
 
+from modelplane.controllers.replicas import (
+    ReplicaFacts,
+    available_at,
+    choose_victims,
+    count_replicas,
+    is_available,
+    rank_victims,
+)
 from modelplane.controllers.rollout import (
+    Condition,
     ConditionStatus,
     ConditionType,
     Reason,
-    ReplicaFacts,
     RevisionNotFound,
     RevisionState,
     RolloutSpec,
     RolloutStatus,
     RolloutStep,
     UndoPaused,
-    available_at,
-    choose_victims,
     cleanup_history,
-    count_replicas,
-    is_available,
+    max_surge,
+    max_unavailable,
     plan_recreate,
     plan_rolling,
     plan_rollout,
-    rank_victims,
     resolve_fenceposts,
+    set_condition,
     undo_target,
 )
-from modelplane.controllers.rollout_spec import max_surge, max_unavailable
-from modelplane.controllers.rollout_status import Condition, set_condition
 from modelplane.spec.deployment import ModelDeploymentSpec
 from modelplane.spec.quantities import IntOrPercent
 from modelplane.spec.replica import ReplicaPhase
@@ -122,15 +126,6 @@ def complete_status(revision: RevisionState, *, generation: int = 1) -> RolloutS
 
 def sizes(revisions: Sequence[RevisionState]) -> dict[str, int]:
     return {r.template_hash: r.spec_replicas for r in revisions}
-
-
-def test_the_public_door_lists_importable_names() -> None:
-    import modelplane.controllers.rollout as rollout
-
-    assert all(hasattr(rollout, name) for name in rollout.__all__)
-    assert {"plan_rollout", "plan_rolling", "plan_recreate", "resolve_fenceposts", "rank_victims"} <= set(
-        rollout.__all__
-    )
 
 
 # --- Fenceposts -----------------------------------------------------------------------------------

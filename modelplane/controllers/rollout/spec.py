@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from modelplane.controllers.revisions import RevisionState
-from modelplane.controllers.rollout_status import RolloutStatus
+from modelplane.controllers.rollout.revisions import RevisionState
+from modelplane.controllers.rollout.status import RolloutStatus
 from modelplane.spec.deployment import ModelDeploymentSpec
 from modelplane.spec.quantities import IntOrPercent
 from modelplane.spec.strategy import StrategyType

@@ -22,11 +22,6 @@ pkg/controller/deployment, function by function:
   replicas + surge − Σ spec is split in proportion to each revision's size over the max-replicas it was
   sized for, rounded half away from zero, largest revision first, the leftover to the largest.
 
-The rest lives next door and is re-exported here (`__all__` is the public door): rollout_spec.py
-(settings, `resolve_fenceposts`, the step), rollout_status.py (counts and conditions, the deadline),
-rollout_scaling.py (proportional scaling), revisions.py (numbering, history, undo) and replicas.py
-(availability, victim order).
-
 Deviation: when the current template has no revision yet, Kubernetes creates it and goes on scaling in
 the same sync; we return the creation as its own step (the next call does the rest, with the same
 result). Strategy Canary is planned with the rolling arithmetic (its traffic weights are not ours here).
@@ -37,30 +32,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from modelplane.controllers.replicas import (
-    ReplicaCounts,
-    ReplicaFacts,
-    available_at,
-    choose_victims,
-    count_replicas,
-    is_available,
-    rank_victims,
-)
-from modelplane.controllers.revisions import (
-    NoRolloutHistory,
-    ReplicaFailure,
-    RevisionNotFound,
+from modelplane.controllers.rollout.revisions import (
     RevisionState,
-    UndoPaused,
     by_creation,
     cleanup_history,
     find_new_revision,
     max_number,
     sync_revision_number,
-    undo_target,
 )
-from modelplane.controllers.rollout_scaling import plan_scaling, status_of
-from modelplane.controllers.rollout_spec import (
+from modelplane.controllers.rollout.scaling import plan_scaling, status_of
+from modelplane.controllers.rollout.spec import (
     RolloutSpec,
     RolloutStep,
     ScaleChange,
@@ -68,11 +49,9 @@ from modelplane.controllers.rollout_spec import (
     max_surge,
     max_unavailable,
     new_rs_new_replicas,
-    resolve_fenceposts,
     scale_change,
 )
-from modelplane.controllers.rollout_status import (
-    Condition,
+from modelplane.controllers.rollout.status import (
     ConditionStatus,
     ConditionType,
     Reason,
@@ -84,36 +63,6 @@ from modelplane.controllers.rollout_status import (
     set_condition,
     sync_progress,
 )
-
-__all__ = [
-    "Condition",
-    "ConditionStatus",
-    "ConditionType",
-    "NoRolloutHistory",
-    "Reason",
-    "ReplicaCounts",
-    "ReplicaFacts",
-    "ReplicaFailure",
-    "RevisionNotFound",
-    "RevisionState",
-    "RolloutSpec",
-    "RolloutStatus",
-    "RolloutStep",
-    "ScaleChange",
-    "UndoPaused",
-    "available_at",
-    "choose_victims",
-    "cleanup_history",
-    "count_replicas",
-    "is_available",
-    "plan_recreate",
-    "plan_rolling",
-    "plan_rollout",
-    "plan_scaling",
-    "rank_victims",
-    "resolve_fenceposts",
-    "undo_target",
-]
 
 
 def plan_rollout(

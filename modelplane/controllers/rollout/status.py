@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from modelplane.controllers.revisions import RevisionState
+from modelplane.controllers.rollout.revisions import RevisionState
 
 
 class ConditionType(StrEnum):

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from modelplane.controllers.revisions import RevisionState, by_creation, cleanup_history
-from modelplane.controllers.rollout_spec import (
+from modelplane.controllers.rollout.revisions import RevisionState, by_creation, cleanup_history
+from modelplane.controllers.rollout.spec import (
     RolloutSpec,
     RolloutStep,
     ScaleChange,
@@ -26,7 +26,7 @@ from modelplane.controllers.rollout_spec import (
     max_unavailable,
     scale_change,
 )
-from modelplane.controllers.rollout_status import RolloutStatus, calculate_status
+from modelplane.controllers.rollout.status import RolloutStatus, calculate_status
 
 
 def plan_scaling(
