@@ -14,13 +14,17 @@ completion mode):
   `OnFailure`: the replica restarts in place (the kubelet's back-off) and the Job fails once the
   restarts reach `backoffLimit` (Kubernetes' pastBackoffLimitOnFailure);
 - `activeDeadlineSeconds` after the Job started, it fails (DeadlineExceeded) and its running replicas
-  are stopped;
+  are stopped; when a Job fails (deadline or backoff limit), the replicas it stops count as failed,
+  as in Kubernetes (TestSyncJobPastDeadline);
 - finished replicas are kept (for `logs job/NAME`) until the Job is deleted; `ttlSecondsAfterFinished`
   deletes the Job (and so its replicas) that long after it finished.
 
 Each finished replica is counted once, by name (`status.countedReplicas`), so counts never drop or
 double when records go (by hand, `modelplane down`), as Kubernetes' finalizer-based tracking does. A
-replica stopped before it ended (parallelism lowered, a drain, `down`) is not a failure: it is replaced.
+replica stopped before it ended for any other reason (parallelism lowered, a drain, `down`) is not a
+failure: it is replaced. This differs from Kubernetes, whose default podReplacementPolicy
+(TerminatingOrFailed) counts a deleted pod as failed; here a drain or a restart of the control plane
+must not use up a Job's backoffLimit.
 """
 
 from __future__ import annotations
@@ -182,6 +186,10 @@ def plan_job(
         failure = ("DeadlineExceeded", "Job was active longer than specified deadline")
     if failure is not None:
         reason, message = failure
+        # every replica the failure stops counts as failed, as in Kubernetes ("When the job is
+        # considered finished, every non-terminated pod is considered failed"; TestSyncJobPastDeadline)
+        counted |= {r.name: ReplicaPhase.FAILED for r in active}
+        new_status |= {"active": 0, "ready": 0, "failed": failed + len(active), "countedReplicas": counted}
         new_status["conditions"].append(_condition(FAILED, reason, message, now))
         new_status["completionTime"] = None
         latest = max((r for r in replicas if r.failed), key=lambda r: r.finished_at or 0.0, default=None)

@@ -158,6 +158,49 @@ def test_active_deadline_fails_the_job_and_stops_its_replicas() -> None:
     assert plan.delete == ("a",)
 
 
+# Kubernetes' TestSyncJobPastDeadline (pkg/controller/job/job_controller_test.go): the running pod is
+# deleted and counted failed in the same sync ("When the job is considered finished, every
+# non-terminated pod is considered failed", trackJobStatusAndRemoveFinalizers)
+@pytest.mark.parametrize(
+    ("completions", "replicas", "counts"),
+    [
+        (1, [running("a")], (0, 0, 1)),  # "activeDeadlineSeconds less than single pod execution"
+        (2, [succeeded("s"), running("a")], (0, 1, 1)),  # "... bigger than single pod execution"
+        (1, [], (0, 0, 0)),  # "activeDeadlineSeconds times-out before any pod starts"
+        (2, [pending("p")], (0, 0, 1)),  # a replica not yet running is stopped, so counted, too
+    ],
+)
+def test_replicas_stopped_by_the_deadline_count_as_failed(
+    completions: int, replicas: list[JobReplica], counts: tuple[int, int, int]
+) -> None:
+    spec = job(completions=completions, activeDeadlineSeconds=10)
+    plan = plan_job(spec, started(NOW - 15), replicas, now=NOW)
+    done = finished_condition(plan.status)
+    assert done is not None and done["reason"] == "DeadlineExceeded"
+    assert (plan.status["active"], plan.status["succeeded"], plan.status["failed"]) == counts
+    assert plan.delete == tuple(r.name for r in replicas if r.active)
+    # the next passes (the victims now being deleted, then gone) keep those counts
+    stopping = [
+        JobReplica(r.name, r.phase, r.created, deleting=r.active, finished_at=r.finished_at) for r in replicas
+    ]
+    later = plan_job(spec, plan.status, stopping, now=NOW + 1)
+    assert (later.status["active"], later.status["succeeded"], later.status["failed"]) == counts
+    assert plan_job(spec, later.status, [], now=NOW + 2).status["failed"] == counts[2]
+
+
+def test_a_replica_stopped_by_the_backoff_limit_counts_as_failed() -> None:
+    spec = job(restartPolicy="OnFailure", backoffLimit=2)  # pastBackoffLimitOnFailure: 2 restarts
+    plan = plan_job(spec, started(), [running("a", restarts=2), succeeded("s")], now=NOW)
+    done = finished_condition(plan.status)
+    assert done is not None and done["reason"] == "BackoffLimitExceeded"
+    assert (plan.status["active"], plan.status["succeeded"], plan.status["failed"]) == (0, 1, 1)
+    never = job(completions=3, parallelism=2, backoffLimit=1)  # one failure too many with one running
+    plan = plan_job(
+        never, started(), [failed("x", at=NOW - 9), failed("y", at=NOW - 5), running("r")], now=NOW
+    )
+    assert plan.delete == ("r",) and plan.status["failed"] == 3
+
+
 def test_start_time_is_set_once() -> None:
     first = plan_job(job(), {}, [], now=NOW)
     assert first.status["startTime"] == NOW
