@@ -35,7 +35,7 @@ from modelplane.controllers.node import log_path
 from modelplane.net.errors import HttpError, MethodNotAllowed
 from modelplane.net.http import Deferred, Request, Response
 from modelplane.runtime import read_log
-from modelplane.spec import KINDS, Job, Loaded, ModelDeploymentSpec, load_text
+from modelplane.spec import KINDS, DocumentRefused, Job, Loaded, ModelDeploymentSpec, load_text
 from modelplane.store import Store, parse_selector
 from modelplane.store import errors as store_errors
 
@@ -200,6 +200,9 @@ class Api:
         except UnicodeDecodeError as error:
             raise BadRequest("the body must be UTF-8 YAML or JSON text.") from error
         result = load_text(text, file=query.get("file", "<apply>"))
+        if refused := [str(e) for e in result.errors if isinstance(e, DocumentRefused)]:
+            # refused before any object was built (YAML aliases expanding without bound): a bad body
+            raise BadRequest(f"{len(refused)} document(s) refused; nothing was stored.", details=refused)
         if result.errors:
             lines = [str(e) for e in result.errors]
             raise Invalid(f"{len(lines)} error(s) in the applied objects; nothing was stored.", details=lines)

@@ -36,7 +36,7 @@ from modelplane.spec.deployment import (
     ModelSource,
     TrafficTarget,
 )
-from modelplane.spec.errors import FieldProblems, InvalidSpecError, QuantityError, SpecError
+from modelplane.spec.errors import DocumentRefused, FieldProblems, InvalidSpecError, QuantityError, SpecError
 from modelplane.spec.job import Job, JobSpec, RestartPolicy
 from modelplane.spec.kinds import KINDS, AnySpecObject, SpecObject
 from modelplane.spec.loading import Loaded, LoadResult, load_data, load_path, load_paths, load_text
@@ -80,6 +80,7 @@ __all__ = [
     "Cpu",
     "CpuMetric",
     "DisruptionBudget",
+    "DocumentRefused",
     "Duration",
     "FieldProblems",
     "GpuCount",

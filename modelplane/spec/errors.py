@@ -1,6 +1,8 @@
 """Errors of the spec package.
 
     SpecError                 one problem in the user's YAML: file, line, object, field path, message
+    └── DocumentRefused       a document refused before it is built into data: its YAML aliases
+                              expand it beyond MAX_ALIAS_EXPANSION nodes, or it refers to itself
     InvalidSpecError          raised by `LoadResult.raise_for_errors()`; carries every SpecError
     ValueError
     ├── QuantityError         a string that is not a Kubernetes quantity, duration or int-or-percent
@@ -63,6 +65,10 @@ class SpecError(Exception):
             parts.append(self.path)
         parts.append(self.message)
         return ": ".join(parts)
+
+
+class DocumentRefused(SpecError):
+    """A document refused whole before any object is built from it (an API answers 400, not 422)."""
 
 
 class InvalidSpecError(Exception):

@@ -5,6 +5,12 @@ document is parsed on its own — a `---` line at column 0 always starts a new d
 syntax error in one document does not hide the errors of the others. Errors point at the line of the
 offending field, found by walking the composed YAML nodes along the error's field path.
 
+YAML anchors and aliases are allowed (`<<: *defaults`, a shared label block), but a document whose
+aliases would expand it by more than `MAX_ALIAS_EXPANSION` nodes (a "billion laughs": 400 bytes that
+expand to millions of values) or that refers to itself is refused whole as a `DocumentRefused`,
+before any Python object is built from it: the check counts the composed node graph with each shared
+node counted once per use, in time linear in the nodes the file writes.
+
 Invariants: bad input never raises — every problem (unreadable file, binary garbage, YAML syntax,
 unknown kind, invalid field, duplicate key or object) becomes a `SpecError` in `LoadResult.errors`,
 sorted by file and line; `LoadResult.objects` holds only valid objects, each (kind, namespace, name)
@@ -18,19 +24,22 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import yaml
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
-from modelplane.spec.errors import FieldPath, FieldProblems, InvalidSpecError, SpecError
+from modelplane.spec.errors import DocumentRefused, FieldPath, FieldProblems, InvalidSpecError, SpecError
 from modelplane.spec.kinds import KINDS, SpecObject
 from modelplane.spec.messages import explain, show, yaml_path
 from modelplane.spec.meta import API_VERSION, Object
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+MAX_ALIAS_EXPANSION: Final = 10_000
+"""Most nodes YAML aliases may add to a document beyond those it writes out: far above what anchors
+for shared defaults need (a 30-field block reused 50 times adds 1,500), far below what harms."""
 
 _DOCUMENT_START = re.compile(r"---(?:[ \t]|\r?\n|\r|$)")
 _TRIVIAL_LINE = re.compile(r"\s*(#.*|%.*)?")
@@ -225,6 +234,10 @@ def _parse(
             return None
         _shift_marks(node, first_line)
         offset = 0
+        refusal = _alias_refusal(node)
+        if refusal is not None:
+            errors.append(DocumentRefused(refusal, file=file, line=node.start_mark.line + 1))
+            return None
         duplicate_keys = _duplicate_keys(node, file)
         return node, loader.construct_document(node), duplicate_keys
     except yaml.MarkedYAMLError as exc:
@@ -242,6 +255,48 @@ def _parse(
     finally:
         if loader is not None:
             loader.dispose()
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [item for pair in node.value for item in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _alias_refusal(root: yaml.Node) -> str | None:
+    """Why the document under `root` is refused for its aliases, or None. Counts the nodes the document
+    stands for once aliases are expanded (each node times its uses), memoized per node, so the count
+    costs one visit per written node however far the aliases would expand."""
+    expanded: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            on_path.discard(key)
+            expanded[key] = 1 + sum(expanded[id(child)] for child in _children(node))
+            continue
+        if key in expanded:
+            continue
+        if key in on_path:
+            return (
+                "the document refers to itself through a YAML alias (an anchor used inside its own "
+                "value), so it never ends; write the value out instead."
+            )
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in expanded)
+    written, total = len(expanded), expanded[id(root)]
+    if total - written > MAX_ALIAS_EXPANSION:
+        return (
+            f"YAML aliases expand this document from {written:,} to {total:,} values, more than the "
+            f"{MAX_ALIAS_EXPANSION:,} that aliases may add; write the repeated values out, or use fewer "
+            "aliases (anchors for shared defaults are fine)."
+        )
     return None
 
 

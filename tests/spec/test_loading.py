@@ -171,7 +171,7 @@ def test_unknown_kinds_and_api_versions_list_the_known_ones(text: str, message: 
         ("a: b\n\tc: d\n", "YAML syntax error"),
         ("a: !!python/object:os.system x\n", "YAML syntax error"),
         ("a: \x00\n", "cannot read character"),
-        ("&a [*a]\n", "must be a mapping"),
+        ("&a [*a]\n", "refers to itself"),
     ],
 )
 def test_bad_documents_become_errors_not_tracebacks(text: str, message: str) -> None:
