@@ -185,7 +185,7 @@ class Api:
             return self.evict(namespace, name)
         if rest[2:]:
             raise NotFound(f"no route for {request.method} {request.path}.")
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             return _json(self.store.get(kind, namespace, name).to_json())
         if request.method == "DELETE":
             return self.delete(kind, namespace, name)
@@ -464,7 +464,8 @@ def _int(query: dict[str, str], key: str) -> int:
 
 
 def _require(request: Request, method: str) -> None:
-    if request.method != method:
+    """Refuse any other method (405); HEAD goes wherever GET does (the HTTP server drops the body)."""
+    if request.method != method and not (method == "GET" and request.method == "HEAD"):
         raise MethodNotAllowed(f"{request.path} takes {method}, not {request.method}.")
 
 

@@ -13,6 +13,10 @@ Invariants:
   once on a fresh connection, as urllib3 and aiohttp do: the caller never sees a stale keep-alive.
 - `cancel()` withdraws a request nobody waits for: it leaves the queue unsent, or its connection is
   reset (never pooled half-read). A future cancelled directly is dropped too if it has not been sent.
+- The answer to a HEAD ends with its head, whatever length it announces (RFC 9110 §9.3.2): llhttp
+  cannot be told the request was HEAD, so the exchange completes at `on_headers_complete`, and the
+  parser is replaced before the connection takes another request. Bytes after that head mean the
+  upstream is out of step: the connection is closed, never pooled.
 
 Errors (every one carries the upstream `address`):
 
@@ -88,6 +92,7 @@ class _Exchange:
     body: bytes
     timeout: float
     future: asyncio.Future[UpstreamResponse]
+    bodiless: bool = False  # a HEAD: its answer has no body, whatever its content-length says
     fresh_retry_done: bool = False
 
 
@@ -154,6 +159,7 @@ class ConnectionPool:
             body,
             self.response_timeout if timeout is None else timeout,
             future,
+            method == "HEAD",
         )
         if self._closed:
             future.set_exception(UpstreamConnectError(address, "the connection pool is closed"))
@@ -311,6 +317,7 @@ class _Connection(asyncio.Protocol):
     """One keep-alive connection; parses answers with httptools and completes the exchange's future."""
 
     __slots__ = (
+        "_after_head",
         "_body",
         "_exchange",
         "_headers",
@@ -334,6 +341,7 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._received = False
         self._used = 0
+        self._after_head: bool | None = None  # a HEAD was answered in this feed: may the connection stay?
 
     def send(self, exchange: _Exchange) -> None:
         self._exchange = exchange
@@ -384,7 +392,10 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as error:
+            self._after_head = False if self._after_head is not None else None
             self._finish_with(UpstreamError(self._upstream.address, f"malformed answer: {error}"))
+        if self._after_head is not None:
+            self._end_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -403,7 +414,22 @@ class _Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers[name.lower()] = value
 
+    def on_headers_complete(self) -> None:
+        exchange = self._exchange
+        if exchange is None or not exchange.bodiless:
+            return
+        # the answer to a HEAD: complete now; data_received replaces the parser, which waits for a body
+        self._exchange = None
+        self._cancel_timer()
+        self._after_head = self._parser.should_keep_alive()
+        response = UpstreamResponse(self._parser.get_status_code(), self._headers, b"")
+        if not exchange.future.done():
+            exchange.future.set_result(response)
+
     def on_body(self, body: bytes) -> None:
+        if self._after_head is not None:  # a body after the head of a HEAD answer: out of step
+            self._after_head = False
+            return
         self._body.append(body)
 
     def on_message_complete(self) -> None:
@@ -417,6 +443,16 @@ class _Connection(asyncio.Protocol):
         if not exchange.future.done():
             exchange.future.set_result(response)
         if keep and self._transport is not None:
+            self._pool._release(self._upstream, self)
+        else:
+            self.close()
+
+    def _end_head(self) -> None:
+        """The answer to a HEAD is complete: a fresh parser, then pool the connection or close it."""
+        keep, self._after_head = self._after_head, None
+        self._parser = httptools.HttpResponseParser(self)
+        transport = self._transport
+        if keep and transport is not None and not transport.is_closing():
             self._pool._release(self._upstream, self)
         else:
             self.close()

@@ -67,6 +67,7 @@ class Response:
     body: bytes
     content_type: bytes = JSON
     headers: tuple[tuple[bytes, bytes], ...] = ()
+    content_length: int | None = None  # what a HEAD answer announces when it has no body (its GET's)
 
 
 @dataclass(slots=True)
@@ -418,9 +419,10 @@ class Connection(asyncio.Protocol):
 
 
 def _encode(response: Response, *, closing: bool, head: bool = False) -> bytes:
+    length = response.content_length if head and response.content_length is not None else len(response.body)
     lines = [
         b"HTTP/1.1 %d %s\r\n" % (response.status, _REASONS.get(response.status, b"Unknown")),
-        b"content-type: %s\r\ncontent-length: %d\r\n" % (response.content_type, len(response.body)),
+        b"content-type: %s\r\ncontent-length: %d\r\n" % (response.content_type, length),
     ]
     for name, value in response.headers:
         lines.append(b"%s: %s\r\n" % (name, value))

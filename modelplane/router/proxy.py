@@ -412,7 +412,7 @@ class Proxy:
             message = f"{where} failed: the request to it was cancelled before it answered."
             self._finish(forward, render_error(BadGateway(message)))
         elif (error := done.exception()) is None:
-            self._finish(forward, _relay(done.result()))
+            self._finish(forward, _relay(done.result(), head=forward.method == "HEAD"))
         elif isinstance(error, UpstreamConnectError | UpstreamDisconnected) and forward.retries_left > 0:
             if isinstance(error, UpstreamConnectError):
                 self._down[endpoint.replica] = self.clock() + self.avoid_s
@@ -597,13 +597,16 @@ def _answer(done: asyncio.Future[Response]) -> Response:
     return done.result()
 
 
-def _relay(upstream: UpstreamResponse) -> Response:
+def _relay(upstream: UpstreamResponse, *, head: bool = False) -> Response:
+    """The replica's answer as the client gets it; a HEAD answer keeps the length its GET would have."""
     retry_after = upstream.headers.get(b"retry-after")
+    length = upstream.headers.get(b"content-length") if head else None
     return Response(
         upstream.status,
         upstream.body,
         content_type=upstream.headers.get(b"content-type", JSON),
         headers=((b"retry-after", retry_after),) if retry_after is not None else (),
+        content_length=int(length) if length is not None and length.isdigit() else None,
     )
 
 
@@ -619,7 +622,8 @@ def _gateway_error(route: Route, endpoint: Endpoint, error: BaseException, forwa
 
 
 def _require(request: Request, method: str) -> None:
-    if request.method != method:
+    """Refuse any other method (405); HEAD goes wherever GET does (the HTTP server drops the body)."""
+    if request.method != method and not (method == "GET" and request.method == "HEAD"):
         raise MethodNotAllowed(f"{request.path} takes {method}, not {request.method}.")
 
 

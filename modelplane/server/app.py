@@ -490,7 +490,8 @@ def _parse_body(request: Request) -> dict[str, Any]:
 
 
 def _require(request: Request, method: str) -> None:
-    if request.method != method:
+    """Refuse any other method (405); HEAD goes wherever GET does (the HTTP server drops the body)."""
+    if request.method != method and not (method == "GET" and request.method == "HEAD"):
         raise MethodNotAllowed(f"{request.path} takes {method}, not {request.method}.")
 
 

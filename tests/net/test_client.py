@@ -257,3 +257,63 @@ def test_a_request_cancelled_while_connecting_is_not_sent_and_its_connection_is_
         await server.wait_closed()
 
     asyncio.run(main())
+
+
+async def _head_server(stray: bytes) -> tuple[asyncio.Server, list[int]]:
+    """Answers HEAD with the head of a 5-byte answer (plus `stray` bytes), anything else with `hello`;
+    the list counts the connections it accepted."""
+    accepted: list[int] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                answer = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\n"
+                writer.write(answer + stray if head.startswith(b"HEAD ") else answer + b"hello")
+                await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0), accepted
+
+
+def test_a_head_answer_ends_with_its_head_and_the_connection_is_reused() -> None:
+    """The answer to a HEAD announces the length of its GET and carries no body: the pool must not wait
+    for one (it did until the response timeout, holding the connection)."""
+
+    async def main() -> None:
+        server, accepted = await _head_server(b"")
+        address = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        pool = ConnectionPool(response_timeout=30)
+        for _ in range(3):
+            response = await asyncio.wait_for(pool.request(address, "HEAD", "/"), 2)
+            assert (response.status, response.body) == (200, b"")
+            assert response.headers[b"content-length"] == b"5"
+            got = await asyncio.wait_for(pool.request(address, "GET", "/"), 2)
+            assert (got.status, got.body) == (200, b"hello")
+        assert len(accepted) == 1 and pool.connections(address) == 1
+        await pool.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+
+
+def test_a_body_after_a_head_answer_closes_the_connection() -> None:
+    """An upstream that sends a body after the head of a HEAD answer is out of step: the answer still
+    counts, but the connection is never reused (its next bytes would be taken for the next answer)."""
+
+    async def main() -> None:
+        server, accepted = await _head_server(b"hello")
+        address = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        pool = ConnectionPool(response_timeout=30)
+        response = await asyncio.wait_for(pool.request(address, "HEAD", "/"), 2)
+        assert (response.status, response.body) == (200, b"")
+        got = await asyncio.wait_for(pool.request(address, "GET", "/"), 2)
+        assert (got.status, got.body) == (200, b"hello")
+        assert len(accepted) == 2
+        await pool.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
