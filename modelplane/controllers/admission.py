@@ -6,7 +6,12 @@ request, else the limit — LimitRange semantics, after Kubernetes' own defaulti
 limits). `check_quota` refuses a replica whose requests
 would take the namespace past `spec.quota`, with Kubernetes' message:
 `exceeded quota: production, requested: gpu=1, used: gpu=2, limited: gpu=2`. As in Kubernetes the
-quota is checked at creation only: lowering it evicts nothing.
+quota is checked at creation only: lowering it evicts nothing. Before that, `check_requests` refuses a
+replica that requests no cpu (or memory) in a namespace whose quota limits cpu (or memory), unless the
+namespace's defaults gave it one: Kubernetes' quota admission does the same (pods.go `Constraints`,
+"if we quota cpu or memory, then each container must make an explicit request for the resource"),
+with `failed quota: production: must specify cpu for: sentiment`. GPUs need no request, as extended
+resources in Kubernetes.
 """
 
 from __future__ import annotations
@@ -39,6 +44,27 @@ def with_defaults(resources: Mapping[str, Any], namespace: NamespaceSpec | None)
             if fallback is not None:
                 result["requests"][name] = fallback
     return result
+
+
+def check_requests(
+    namespace: str, spec: NamespaceSpec | None, resources: Mapping[str, Any], *, owner: str
+) -> str | None:
+    """None when `resources` (after `with_defaults`) request every one of cpu and memory that the
+    namespace's quota limits; else Kubernetes' message naming what is missing for `owner` (the
+    deployment or Job, Kubernetes' container). A limit alone is a request: Kubernetes defaults requests
+    to limits before admission."""
+    quota = spec.quota if spec is not None else None
+    if quota is None:
+        return None
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    missing = [
+        name
+        for name in _RESOURCES
+        if getattr(quota, name) is not None and requests.get(name) is None and limits.get(name) is None
+    ]
+    if not missing:
+        return None
+    return f"failed quota: {namespace}: must specify " + "; ".join(f"{name} for: {owner}" for name in missing)
 
 
 def demand_of(resources: Mapping[str, Any]) -> Demand:

@@ -35,6 +35,10 @@ def create_replicas(
     stored_ns = store.find("Namespace", "", namespace)
     spec = NamespaceSpec.model_validate(stored_ns.spec) if stored_ns is not None else None
     resources = admission.with_defaults(template_resources, spec)
+    missing = admission.check_requests(namespace, spec, resources, owner=owner["name"])
+    if missing is not None:
+        store.record_event(**owner, type="Warning", reason="FailedCreate", message=missing, now=now)
+        return missing
     for _ in range(count):
         used = [
             admission.demand_of(r.spec.get("resources") or {})

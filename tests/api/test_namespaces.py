@@ -36,6 +36,18 @@ metadata: {name: accel}
 spec:
   model: {format: simulated, version: production, params: {latencyMs: 5}}
   probes: {readiness: {periodSeconds: 1}}
+---
+apiVersion: modelplane.dev/v1alpha1
+kind: Namespace
+metadata: {name: bare}
+spec:
+  quota: {memory: 1Gi}
+---
+apiVersion: modelplane.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: accel, namespace: bare}
+spec:
+  model: {format: simulated, params: {latencyMs: 5}}
 """
 
 
@@ -44,13 +56,17 @@ def test_staging_and_production_side_by_side_with_a_quota(
 ) -> None:
     control_plane.apply(textwrap.dedent(SPECS), tmp_path)
 
-    def staging_failure() -> str:
-        status, body = control_plane.request("GET", "/api/v1/modeldeployments/staging/accel")
+    def staging_failure(namespace: str = "staging") -> str:
+        status, body = control_plane.request("GET", f"/api/v1/modeldeployments/{namespace}/accel")
         conditions = (body.get("status") or {}).get("conditions") or [] if status == 200 else []
         return next((c["message"] for c in conditions if c["type"] == "ReplicaFailure"), "")
 
     wait_for(lambda: bool(staging_failure()), timeout=30, what="the quota refusal")
     assert staging_failure() == "exceeded quota: staging, requested: cpu=500m, used: cpu=1, limited: cpu=1"
+    # a memory quota and no memory request, none from the namespace: Kubernetes' "must specify"
+    wait_for(lambda: bool(staging_failure("bare")), timeout=30, what="the must-specify refusal")
+    assert staging_failure("bare") == "failed quota: bare: must specify memory for: accel"
+    assert not [r for r in control_plane.replicas() if r["metadata"]["namespace"] == "bare"]
     staging = [r for r in control_plane.replicas() if r["metadata"]["namespace"] == "staging"]
     assert len(staging) == 2
     assert all(r["spec"]["resources"]["limits"]["cpu"] == "500m" for r in staging)  # namespace defaults
