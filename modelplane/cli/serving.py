@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from modelplane.server.app import DEFAULT_MAX_BODY, ModelServer
+from modelplane.server.app import DEFAULT_MAX_BODY, DEFAULT_MAX_RESPONSE, ModelServer
 from modelplane.server.deployments import model_config
 from modelplane.spec import ModelDeployment, load_path
 
@@ -34,6 +34,12 @@ from modelplane.spec import ModelDeployment, load_path
     help="Largest request body in bytes; larger ones get 413.",
 )
 @click.option(
+    "--max-response-size",
+    default=DEFAULT_MAX_RESPONSE,
+    show_default=True,
+    help="Largest inference answer in bytes; a request whose answer would be larger gets 400.",
+)
+@click.option(
     "--grace-period",
     type=float,
     default=None,
@@ -50,6 +56,7 @@ def serve(
     host: str,
     port: int,
     max_body_size: int,
+    max_response_size: int,
     grace_period: float | None,
     log_level: str,
 ) -> None:
@@ -89,6 +96,7 @@ def serve(
     if grace is None:
         grace = float(max(d.spec.termination_grace_period_seconds for d, _ in deployments))
     server = ModelServer(configs, max_body=max_body_size)
+    server.max_response = max_response_size
 
     def announce(bound: int) -> None:
         print(f"modelplane server listening on http://{host}:{bound}", flush=True)

@@ -22,7 +22,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -51,6 +51,7 @@ log = logging.getLogger("modelplane.server")
 
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
+DEFAULT_MAX_RESPONSE = 64 * 1024 * 1024  # largest JSON answer to an inference request
 CLIENT_CLOSED = 499  # nginx's status for a request whose client went away before the answer
 
 
@@ -122,6 +123,8 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 
 class ModelServer:
+    max_response = DEFAULT_MAX_RESPONSE  # bytes (--max-response-size); larger answers get 400
+
     def __init__(self, models: Sequence[ModelConfig], *, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.metrics = ServerMetrics()
         self.models = {m.name: ServedModel(m, self.metrics.for_model(m.name, m.version)) for m in models}
@@ -303,6 +306,7 @@ class ModelServer:
         try:
             batcher = served.ready_batcher()
             payload = _parse_body(request)
+            _check_echoed(payload)
             arrays = self._decode_inputs(served, payload.get("inputs"))
             requested = self._requested_outputs(served, payload.get("outputs"))
             future = batcher.submit(arrays, frozenset(requested) if requested else frozenset(served.outputs))
@@ -349,6 +353,7 @@ class ModelServer:
         self, served: ServedModel, request_id: Any, outputs: Outputs, requested: list[str]
     ) -> Response:
         names = requested or list(outputs)
+        self._check_size_floor(outputs[name] for name in names if name in outputs)
         encoded = []
         for name in names:
             if name not in outputs:
@@ -360,7 +365,7 @@ class ModelServer:
         if request_id is not None:
             body["id"] = request_id
         body["outputs"] = encoded
-        return _json(body)
+        return self._bounded_json(body)
 
     def _decode_inputs(self, served: ServedModel, raw: Any) -> dict[str, Array]:
         if not isinstance(raw, list) or not raw:
@@ -396,6 +401,9 @@ class ModelServer:
                 "'outputs' must be a list of objects with a 'name', e.g. [{\"name\": \"label\"}]."
             )
         names = [o["name"] for o in raw]
+        twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if twice is not None:
+            raise InvalidInput(f"'outputs' names '{twice}' twice; name each output once.")
         if served.outputs:
             unknown = [n for n in names if n not in served.outputs]
             if unknown:
@@ -432,9 +440,22 @@ class ModelServer:
 
         def respond(outputs: Outputs) -> Response:
             name = first if first is not None and first in outputs else next(iter(outputs))
-            return _json({"predictions": _nested(outputs[name])})
+            self._check_size_floor([outputs[name]])
+            return self._bounded_json({"predictions": _nested(outputs[name])})
 
         return self._answer_later(served, started, future, respond)
+
+    def _check_size_floor(self, arrays: Iterable[Array]) -> None:
+        """Refuse an answer too large for --max-response-size from its arrays, before building it."""
+        floor = sum(tensors.encoded_size_floor(array) for array in arrays)
+        if floor > self.max_response:
+            raise _too_large(f"at least {floor}", self.max_response)
+
+    def _bounded_json(self, payload: Any) -> Response:
+        body = orjson.dumps(payload, option=_DUMPS_OPTIONS)
+        if len(body) > self.max_response:
+            raise _too_large(str(len(body)), self.max_response)
+        return Response(200, body)
 
     def _observe(self, served: ServedModel, started: float, status: int) -> None:
         served.metrics.count(status)
@@ -487,6 +508,23 @@ def _parse_body(request: Request) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise InvalidInput("the request body must be a JSON object.")
     return payload
+
+
+def _too_large(size: str, limit: int) -> InvalidInput:
+    return InvalidInput(
+        f"the answer would be {size} bytes, over this server's limit of {limit} bytes "
+        "(--max-response-size); send fewer rows or ask for fewer outputs."
+    )
+
+
+def _check_echoed(payload: dict[str, Any]) -> None:
+    """The request values the answer echoes must be writable: orjson writes at most 254 levels."""
+    for key in ("id", "parameters"):
+        if tensors.nests_deeper(payload.get(key)):
+            raise InvalidInput(
+                f"'{key}' nests deeper than {tensors.MAX_NESTING} levels of arrays/objects; "
+                "send a flatter value."
+            )
 
 
 def _require(request: Request, method: str) -> None:
