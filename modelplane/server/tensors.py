@@ -32,6 +32,12 @@ _INTEGER = frozenset(
     }
 )
 _FLOAT = frozenset({Datatype.FP16, Datatype.FP32, Datatype.FP64})
+_NARROW_FLOAT = frozenset({Datatype.FP16, Datatype.FP32})  # a JSON number can overflow them to inf
+MAX_DIMS = 64  # numpy's limit (NPY_MAXDIMS)
+MAX_NESTING = 32  # levels of arrays/objects in a request value the server echoes (orjson writes 254)
+# The fewest bytes one element takes in a response's JSON `data`, separator included, by numpy kind:
+# a float is at least "0.0," (FP16 is sent as FP32), an integer "0,", a bool "true,", a string '"",'.
+_FLOOR_BYTES = {"f": 4, "i": 2, "u": 2, "b": 5}
 
 
 def parse_datatype(value: object, *, where: str) -> Datatype:
@@ -48,6 +54,8 @@ def _parse_shape(value: object, *, where: str) -> tuple[int, ...]:
         raise InvalidInput(
             f"{where}: shape must be a list of non-negative integers, e.g. [1, 4]; got {value!r}."
         )
+    if len(value) > MAX_DIMS:
+        raise InvalidInput(f"{where}: shape has {len(value)} dimensions; at most {MAX_DIMS} are supported.")
     return tuple(value)
 
 
@@ -129,7 +137,17 @@ def _cast(raw: Array, *, datatype: Datatype, where: str) -> Array:
         return raw.astype(NUMPY_DTYPES[datatype], copy=False)
     if kind not in "iuf":
         raise InvalidInput(f"{where}: {datatype} data must be numbers; got {_describe(raw)}.")
-    return raw.astype(NUMPY_DTYPES[datatype], copy=False)
+    with np.errstate(over="ignore"):  # an overflow is reported below, as the user's error
+        cast = raw.astype(NUMPY_DTYPES[datatype], copy=False)
+    if datatype in _NARROW_FLOAT and not np.isfinite(cast).all():
+        overflowed = ~np.isfinite(cast) & (np.isfinite(raw) if kind == "f" else True)
+        if overflowed.any():
+            largest = float(np.finfo(NUMPY_DTYPES[datatype]).max)
+            raise InvalidInput(
+                f"{where}: a value is out of range for {datatype} (largest magnitude {largest:g}); "
+                "scale the data or send a wider datatype."
+            )
+    return cast
 
 
 def _whole(raw: Array, data: list[Any]) -> bool:
@@ -181,6 +199,27 @@ def encode_output(name: str, array: Array) -> dict[str, Any]:
     """A model output array -> OIP response output (flat row-major data)."""
     datatype = datatype_of(array)
     return {"name": name, "datatype": str(datatype), "shape": list(array.shape), "data": wire_data(array)}
+
+
+def encoded_size_floor(array: Array) -> int:
+    """The fewest bytes `array`'s `data` can take in a JSON response: the server refuses an answer over
+    its size limit from this, before building it."""
+    return array.size * _FLOOR_BYTES.get(array.dtype.kind, 3)
+
+
+def nests_deeper(value: Any, limit: int = MAX_NESTING) -> bool:
+    """True when a JSON value has more than `limit` levels of arrays/objects."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        elif not isinstance(item, list):
+            continue
+        if depth == limit:
+            return True
+        stack.extend((child, depth + 1) for child in item)
+    return False
 
 
 def wire_data(array: Array) -> Any:

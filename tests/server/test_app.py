@@ -73,10 +73,17 @@ def write_spec(folder: Path, spec: str = SPEC) -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     spec = write_spec(tmp_path_factory.mktemp("serve"))
-    proc = ServerProcess(spec, "--max-body-size", "100000")
+    proc = ServerProcess(spec, "--max-body-size", "100000", "--max-response-size", "60000")
     proc.wait_ready()
     yield proc
     assert proc.stop() == 0
+
+
+def nested(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
 
 
 def echo_request(rows: list[list[float]], **extra: Any) -> dict[str, Any]:
@@ -277,6 +284,47 @@ ERRORS = [
     ),
     ("POST", "/v2/models/echo/infer", b"[" + b"1," * 60000 + b"1]", 413, "exceeds the limit of 100000 bytes"),
     ("POST", "/v1/models/echo:predict", b'{"instances": []}', 400, "'instances' is required"),
+    # an output named twice would be encoded twice: 0.5 MB of names made a 78 MB answer
+    (
+        "POST",
+        "/v2/models/echo/infer",
+        json.dumps(echo_request([[1, 2]], outputs=[{"name": "double"}, {"name": "double"}])).encode(),
+        400,
+        "'outputs' names 'double' twice",
+    ),
+    # numpy arrays have at most 64 dimensions
+    (
+        "POST",
+        "/v2/models/echo/infer",
+        json.dumps({"inputs": [{"name": "x", "datatype": "FP64", "shape": [1] * 65, "data": [1]}]}).encode(),
+        400,
+        "input 'x': shape has 65 dimensions; at most 64",
+    ),
+    # orjson writes at most 254 levels: an id echoed back from deeper used to fail the answer with 500
+    (
+        "POST",
+        "/v2/models/echo/infer",
+        b'{"id": ' + b"[" * 300 + b"]" * 300 + b", " + json.dumps(echo_request([[1, 2]]))[1:].encode(),
+        400,
+        "'id' nests deeper than 32 levels",
+    ),
+    (
+        "POST",
+        "/v2/models/echo/infer",
+        json.dumps(echo_request([[1, 2]], parameters={"a": nested(40)})).encode(),
+        400,
+        "'parameters' nests deeper than 32 levels",
+    ),
+    # 1e6 is beyond FP16's largest value (65504): it used to become inf and reach the model
+    (
+        "POST",
+        "/v2/models/echo/infer",
+        json.dumps(
+            {"inputs": [{"name": "x", "datatype": "FP16", "shape": [1, 2], "data": [1e6, 1]}]}
+        ).encode(),
+        400,
+        r"input 'x': a value is out of range for FP16 \(largest magnitude 65504\)",
+    ),
 ]
 
 
@@ -293,6 +341,24 @@ def test_errors_are_clear_and_leave_the_server_healthy(
     assert server.request("GET", "/v2/health/live")[0] == 200
     assert server.request("GET", "/v2/health/ready")[0] == 200
     assert server.request("POST", "/v2/models/echo/infer", echo_request([[1, 2]]))[0] == 200
+
+
+def test_an_answer_over_the_response_limit_is_refused_and_a_smaller_one_served(server: ServerProcess) -> None:
+    rows = [[0.1234567890123, 0.9876543210987]] * 2000  # 76 kB in, about 100 kB out
+    status, body = server.request("POST", "/v2/models/echo/infer", echo_request(rows))
+    assert status == 400, body
+    assert "over this server's limit of 60000 bytes (--max-response-size)" in body["error"], body
+    assert "send fewer rows or ask for fewer outputs" in body["error"]
+    # far over the limit: refused from the arrays' sizes, before the answer is built
+    many = [[0.0, 0.0]] * 8000
+    status, body = server.request("POST", "/v2/models/echo/infer", echo_request(many))
+    assert status == 400 and "would be at least 96000 bytes" in body["error"], body
+    status, body = server.request("POST", "/v1/models/echo:predict", {"instances": rows})
+    assert status == 400 and "--max-response-size" in body["error"], body
+    status, body = server.request(
+        "POST", "/v2/models/echo/infer", echo_request(rows[:1000], outputs=[{"name": "double"}])
+    )
+    assert status == 200 and len(body["outputs"][0]["data"]) == 2000
 
 
 def test_malformed_http_gets_400_and_server_stays_up(server: ServerProcess) -> None:

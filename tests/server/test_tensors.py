@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
 from modelplane.server.errors import InvalidInput, Unsupported
 from modelplane.server.model import Datatype, TensorSpec
-from modelplane.server.tensors import conform, decode_input, encode_output, instances_to_array
+from modelplane.server.tensors import (
+    conform,
+    decode_input,
+    encode_output,
+    encoded_size_floor,
+    instances_to_array,
+)
 
 
 def _input(datatype: str, shape: list[int], data: Any, name: str = "x") -> dict[str, Any]:
@@ -71,6 +78,10 @@ def test_flat_and_nested_data_give_the_same_tensor() -> None:
         ({"datatype": "FP32", "shape": [1], "data": [1]}, "'name' is required"),
         ({"name": "x", "shape": [1], "data": [1]}, "'datatype' is required"),
         ([1, 2], "must be an object"),
+        (_input("FP32", [1] * 65, [1]), "shape has 65 dimensions; at most 64"),
+        (_input("FP16", [2], [1e6, 1]), r"out of range for FP16 \(largest magnitude 65504\)"),
+        (_input("FP16", [1], [70000]), "out of range for FP16"),
+        (_input("FP32", [1], [1e300]), "out of range for FP32"),
     ],
 )
 def test_bad_inputs_are_refused_with_what_to_fix(obj: Any, message: str) -> None:
@@ -106,6 +117,34 @@ def test_conform_refuses_values_that_do_not_fit_the_models_integer_type() -> Non
         3,
         4,
     ]
+
+
+def test_conform_refuses_values_that_overflow_the_models_float_type() -> None:
+    with pytest.raises(InvalidInput, match=r"input 'x' .*out of range for FP16"):
+        conform(np.array([1e6]), TensorSpec("x", Datatype.FP16, (-1,)), where="input 'x'")
+    assert (
+        conform(np.array([np.inf, 1.0]), TensorSpec("x", Datatype.FP16, (-1,)), where="x").tolist()[1] == 1.0
+    )
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.zeros((50, 3)),
+        np.full(40, -1.2345678901234),
+        np.zeros(30, dtype=np.float16),
+        np.arange(100, dtype=np.int64),
+        np.zeros(10, dtype=np.uint8),
+        np.array([True, False] * 20),
+        np.array([b"", b"ab", "caf\u00e9".encode()] * 5, dtype=object),
+        np.zeros((0, 4)),
+    ],
+)
+def test_the_size_floor_never_exceeds_the_encoded_size(array: np.ndarray) -> None:
+    # the server refuses an answer whose floor is over --max-response-size before building it
+    encoded = orjson.dumps(encode_output("y", array), option=orjson.OPT_SERIALIZE_NUMPY)
+    assert encoded_size_floor(array) <= len(encoded)
+    assert encoded_size_floor(array) >= array.size
 
 
 def test_encode_output_is_flat_row_major_with_shape() -> None:
