@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from modelplane.cli.http_limits import limit_options, limits_from
 from modelplane.server.app import DEFAULT_MAX_BODY, DEFAULT_MAX_RESPONSE, ModelServer
 from modelplane.server.deployments import model_config
 from modelplane.spec import ModelDeployment, load_path
@@ -46,6 +47,7 @@ from modelplane.spec import ModelDeployment, load_path
     help="Seconds to finish in-flight requests after SIGTERM "
     "[default: spec.terminationGracePeriodSeconds, 30].",
 )
+@limit_options
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
@@ -58,6 +60,10 @@ def serve(
     max_body_size: int,
     max_response_size: int,
     grace_period: float | None,
+    keep_alive_timeout: float,
+    header_timeout: float,
+    body_timeout: float,
+    limit_connections: int | None,
     log_level: str,
 ) -> None:
     """Serve the ModelDeployment(s) in FILE over Open Inference Protocol v2 and KServe v1.
@@ -66,6 +72,7 @@ def serve(
     `modelplane server listening on http://HOST:PORT` once it accepts connections; /v2/health/ready
     turns 200 when every model has loaded.
     """
+    limits = limits_from(keep_alive_timeout, header_timeout, body_timeout, limit_connections)
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -95,7 +102,7 @@ def serve(
     grace = grace_period
     if grace is None:
         grace = float(max(d.spec.termination_grace_period_seconds for d, _ in deployments))
-    server = ModelServer(configs, max_body=max_body_size)
+    server = ModelServer(configs, max_body=max_body_size, limits=limits)
     server.max_response = max_response_size
 
     def announce(bound: int) -> None:

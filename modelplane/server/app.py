@@ -32,7 +32,7 @@ import orjson
 
 from modelplane import __version__
 from modelplane.net.errors import HttpError
-from modelplane.net.http import Deferred, HttpServer, Request, Response
+from modelplane.net.http import Deferred, HttpServer, Limits, Request, Response
 from modelplane.server import tensors
 from modelplane.server.batching import Batcher, Outputs
 from modelplane.server.errors import (
@@ -125,11 +125,13 @@ def _json(payload: Any, status: int = 200) -> Response:
 class ModelServer:
     max_response = DEFAULT_MAX_RESPONSE  # bytes (--max-response-size); larger answers get 400
 
-    def __init__(self, models: Sequence[ModelConfig], *, max_body: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(
+        self, models: Sequence[ModelConfig], *, max_body: int = DEFAULT_MAX_BODY, limits: Limits | None = None
+    ) -> None:
         self.metrics = ServerMetrics()
         self.models = {m.name: ServedModel(m, self.metrics.for_model(m.name, m.version)) for m in models}
         self.stopping = False
-        self.http = HttpServer(self.handle, render_error=render_error, max_body=max_body)
+        self.http = HttpServer(self.handle, render_error=render_error, max_body=max_body, limits=limits)
 
     # lifecycle
     async def run(self, host: str, port: int, *, grace_s: float, on_listening: Callable[[int], None]) -> int:
