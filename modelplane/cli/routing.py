@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from modelplane.cli.durations import DURATION
+from modelplane.cli.http_limits import limit_options, limits_from
 from modelplane.router.app import DEFAULT_MAX_BODY, RouterOptions, run_router
 from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
 
@@ -94,6 +95,7 @@ from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
     type=DURATION,
     help="How long in-flight requests may take to finish after SIGTERM (30, 30s, 1m).",
 )
+@limit_options
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
@@ -111,6 +113,10 @@ def router(
     response_timeout: float,
     max_body_size: int,
     grace_period: float,
+    keep_alive_timeout: float,
+    header_timeout: float,
+    body_timeout: float,
+    limit_connections: int | None,
     log_level: str,
 ) -> None:
     """Route inference requests to the ready replicas of each deployment.
@@ -140,6 +146,7 @@ def router(
         response_timeout_s=response_timeout,
         max_body=max_body_size,
         grace_s=grace_period,
+        limits=limits_from(keep_alive_timeout, header_timeout, body_timeout, limit_connections),
     )
 
     def announce(bound: int) -> None:

@@ -2,6 +2,7 @@
 
 HttpError (500)
 ├── MethodNotAllowed (405)
+├── RequestTimeout (408)        the request head or body did not arrive in time
 ├── PayloadTooLarge (413)       body over the server's limit, refused before it is read
 └── HeadersTooLarge (431)       request line + headers over 64 KiB
 """
@@ -15,6 +16,10 @@ class HttpError(Exception):
 
 class MethodNotAllowed(HttpError):
     status = 405
+
+
+class RequestTimeout(HttpError):
+    status = 408
 
 
 class PayloadTooLarge(HttpError):

@@ -15,12 +15,24 @@ Invariants:
   a FIN as the client gone.
 - Bodies over `max_body` get 413 before the body is read, and the connection closes.
 - `drain()` stops accepting: idle connections close now; busy ones close after their response.
+
+Timeouts (`Limits`; one sweep per server checks each connection's deadline, so a request costs a clock
+read and no timer handle):
+- keep-alive: a connection with no request in progress closes after `keep_alive_s` without a byte of a
+  next request (silently, as uvicorn's `timeout_keep_alive` does);
+- head: the request line and headers must arrive within `head_s` of their first byte, trickled or not;
+- body: the whole body must arrive within `body_s` of the end of the head.
+A head or body too slow gets 408 and the connection closes. Time spent waiting on the handler, or on an
+answer queued before it, never counts against the client.
+- Connections beyond `max_connections` get 503 with `connection: close` at once, and close.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import resource
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +40,7 @@ from typing import Any, Protocol, cast
 
 import httptools
 
-from modelplane.net.errors import HeadersTooLarge, HttpError, PayloadTooLarge
+from modelplane.net.errors import HeadersTooLarge, HttpError, PayloadTooLarge, RequestTimeout
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +51,7 @@ _REASONS = {
     100: b"Continue",
     200: b"OK",
     400: b"Bad Request",
+    408: b"Request Timeout",
     431: b"Request Header Fields Too Large",
     404: b"Not Found",
     405: b"Method Not Allowed",
@@ -49,6 +62,44 @@ _REASONS = {
     503: b"Service Unavailable",
     504: b"Gateway Timeout",
 }
+
+
+DEFAULT_MAX_CONNECTIONS = 1000
+_SWEEP_MIN_S, _SWEEP_MAX_S = 0.05, 1.0
+# what a connection is waiting for; its deadline is for that
+_IDLE, _HEAD, _BODY, _BUSY, _CLOSING = range(5)
+
+
+def default_max_connections() -> int:
+    """1000, or half the process's open-file limit when that is lower: refuse with 503 well before
+    accept() fails for want of file descriptors (the rest serve files, upstreams and the runtime)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return DEFAULT_MAX_CONNECTIONS
+    return max(1, min(DEFAULT_MAX_CONNECTIONS, soft // 2))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """How long a client may take, and how many connections it may hold (see the module docstring)."""
+
+    keep_alive_s: float = 5.0
+    head_s: float = 10.0
+    body_s: float = 60.0
+    max_connections: int | None = None  # None: default_max_connections()
+
+    def __post_init__(self) -> None:
+        for name in ("keep_alive_s", "head_s", "body_s"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a positive number of seconds, not {value}")
+        if self.max_connections is not None and self.max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {self.max_connections}")
+
+    def sweep_interval(self) -> float:
+        """How often deadlines are checked: a quarter of the shortest timeout, within [0.05, 1] s."""
+        shortest = min(self.keep_alive_s, self.head_s, self.body_s)
+        return min(_SWEEP_MAX_S, max(_SWEEP_MIN_S, shortest / 4))
 
 
 @dataclass(slots=True)
@@ -94,21 +145,39 @@ ErrorRenderer = Callable[[HttpError], Response]
 class HttpServer:
     """Owns the listening socket and the set of live connections."""
 
-    def __init__(self, handler: Handler, *, render_error: ErrorRenderer, max_body: int) -> None:
+    def __init__(
+        self, handler: Handler, *, render_error: ErrorRenderer, max_body: int, limits: Limits | None = None
+    ) -> None:
         self.handler = handler
         self.render_error = render_error
         self.max_body = max_body
+        self.limits = limits if limits is not None else Limits()
+        self.max_connections = self.limits.max_connections or default_max_connections()
         self.connections: set[Connection] = set()
         self.draining = False
         self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sweeping: asyncio.TimerHandle | None = None
         self._idle = asyncio.Event()
         self._idle.set()
 
     async def listen(self, host: str, port: int) -> int:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: Connection(self), host, port, backlog=2048)
+        loop = self._loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: Connection(self, loop), host, port, backlog=2048)
+        self._sweeping = loop.call_later(self.limits.sweep_interval(), self._sweep)
         sock = self._server.sockets[0]
         return int(sock.getsockname()[1])
+
+    def _sweep(self) -> None:
+        """Act on every connection whose deadline has passed; then again in a moment, until drained."""
+        assert self._loop is not None
+        now = self._loop.time()
+        for connection in [c for c in self.connections if c.deadline <= now]:
+            connection.expire(now)
+        if self.draining and not self.connections:
+            self._sweeping = None
+            return
+        self._sweeping = self._loop.call_later(self.limits.sweep_interval(), self._sweep)
 
     def drain(self) -> None:
         self.draining = True
@@ -135,6 +204,9 @@ class HttpServer:
             self.connections.discard(connection)
             if not self.connections:
                 self._idle.set()
+                if self.draining and self._sweeping is not None:
+                    self._sweeping.cancel()
+                    self._sweeping = None
 
 
 class Connection(asyncio.Protocol):
@@ -154,9 +226,11 @@ class Connection(asyncio.Protocol):
         "_headers",
         "_in_head",
         "_keep_alive",
+        "_loop",
         "_method",
         "_parser",
         "_pending",
+        "_phase",
         "_queue",
         "_raw_head",
         "_reading_paused",
@@ -166,15 +240,18 @@ class Connection(asyncio.Protocol):
         "_transport",
         "_url",
         "_writing_paused",
+        "deadline",
     )
 
-    def __init__(self, server: HttpServer) -> None:
+    def __init__(self, server: HttpServer, loop: asyncio.AbstractEventLoop) -> None:
         self._server = server
+        self._loop = loop
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._headers: dict[bytes, bytes] = {}
-        self._body: list[bytes] = []
+        # one growing buffer: a chunked body of tiny chunks costs its size, not ~40 bytes a chunk
+        self._body = bytearray()
         self._content_length = 0
         self._head_bytes = 0
         self._raw_head = 0
@@ -189,6 +266,8 @@ class Connection(asyncio.Protocol):
         self._writing_paused = False
         self._queue: deque[tuple[Request, bool]] = deque()
         self._pending: Deferred | None = None
+        self._phase = _IDLE
+        self.deadline = loop.time() + server.limits.keep_alive_s
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -196,6 +275,8 @@ class Connection(asyncio.Protocol):
         self._server.track(self, True)
         if self._server.draining:
             self._transport.close()
+        elif len(self._server.connections) > self._server.max_connections:
+            self._refuse_over_limit()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -249,11 +330,13 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._url = b""
         self._headers = {}
-        self._body = []
+        self._body = bytearray()
         self._content_length = 0
         self._head_bytes = 0
         self._raw_head = 0
         self._in_head = True
+        self._phase = _HEAD
+        self.deadline = self._loop.time() + self._server.limits.head_s
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -273,6 +356,8 @@ class Connection(asyncio.Protocol):
         self._in_head = False
         if self._refused:
             return
+        self._phase = _BODY
+        self.deadline = self._loop.time() + self._server.limits.body_s
         length = self._headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self._server.max_body:
             self._refuse_too_large()
@@ -288,17 +373,20 @@ class Connection(asyncio.Protocol):
         if self._content_length > self._server.max_body:
             self._refuse_too_large()
             return
-        self._body.append(body)
+        self._body += body
 
     def on_message_complete(self) -> None:
         if self._refused or self._parser.should_upgrade():
             return  # an upgrade ends in HttpParserUpgrade, answered once in data_received
+        self._phase = _BUSY
+        self.deadline = math.inf
         url = httptools.parse_url(self._url)
+        body, self._body = self._body, bytearray()
         request = Request(
             method=self._parser.get_method().decode(),
             path=url.path.decode(),
             query=(url.query or b"").decode(),
-            body=b"".join(self._body),
+            body=bytes(body),
             content_type=self._headers.get(b"content-type"),
             headers=self._headers,
         )
@@ -341,6 +429,42 @@ class Connection(asyncio.Protocol):
         ):
             self._reading_paused = False
             self._transport.resume_reading()
+        if not self._queue and self._pending is None and not self._refused:
+            self._arm()
+
+    def _arm(self) -> None:
+        """Nothing left to answer: the client's clock runs again, for what it is in the middle of."""
+        limits = self._server.limits
+        if self._phase == _HEAD:
+            self.deadline = self._loop.time() + limits.head_s
+        elif self._phase == _BODY:
+            self.deadline = self._loop.time() + limits.body_s
+        else:
+            self._phase = _IDLE
+            self.deadline = self._loop.time() + limits.keep_alive_s
+
+    def expire(self, now: float) -> None:
+        """The deadline passed (the server's sweep calls this)."""
+        if self._phase == _CLOSING or self._transport is None:
+            self.abort()  # a close that could not flush (the client reads nothing): cut it off
+            return
+        if self._pending is not None or self._queue:
+            self.deadline = math.inf  # the server is the slow one; _run_queue re-arms after the answer
+            return
+        if self._phase == _IDLE:
+            self._closing(now)
+            self._transport.close()
+            return
+        limits = self._server.limits
+        if self._phase == _HEAD:
+            message = f"the request line and headers did not arrive within {limits.head_s:g} s"
+        else:
+            message = f"the request body did not arrive within {limits.body_s:g} s of its headers"
+        self._reply_and_close(self._server.render_error(RequestTimeout(f"{message}; send it faster.")))
+
+    def _closing(self, now: float) -> None:
+        self._phase = _CLOSING
+        self.deadline = now + 2 * _LINGER_S
 
     def _on_deferred(self, future: asyncio.Future[Any]) -> None:
         pending, self._pending = self._pending, None
@@ -375,6 +499,15 @@ class Connection(asyncio.Protocol):
         if closing:
             transport.close()
 
+    def _refuse_over_limit(self) -> None:
+        limit = self._server.max_connections
+        message = (
+            f"server busy: it already holds its limit of {limit} connections; retry later, "
+            "reuse keep-alive connections, or raise --limit-connections."
+        )
+        body = b'{"error": %s}' % _quote(message.encode())
+        self._reply_and_close(Response(503, body, headers=((b"retry-after", b"1"),)))
+
     def _refuse_too_large(self) -> None:
         limit = self._server.max_body
         error = PayloadTooLarge(
@@ -398,6 +531,7 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or self._eof_sent:
             return
+        self._closing(self._loop.time())
         transport.write(_encode(response, closing=True))
         if transport.can_write_eof():
             transport.write_eof()

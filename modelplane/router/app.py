@@ -13,12 +13,12 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from modelplane.net.client import ConnectionPool
-from modelplane.net.http import HttpServer
+from modelplane.net.http import HttpServer, Limits
 from modelplane.router.feed import follow_api, follow_file
 from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
 from modelplane.router.proxy import Proxy, render_error
@@ -44,6 +44,7 @@ class RouterOptions:
     response_timeout_s: float = 60.0
     max_body: int = DEFAULT_MAX_BODY
     grace_s: float = 30.0
+    limits: Limits = field(default_factory=Limits)  # the clients' connections: timeouts and how many at once
 
 
 class _FeedEnded(Exception):
@@ -64,7 +65,9 @@ async def run_router(options: RouterOptions, *, on_listening: Callable[[int], No
         ready_wait_s=options.ready_wait_s,
         hold_capacity=options.hold_capacity,
     )
-    http = HttpServer(proxy.handle, render_error=render_error, max_body=options.max_body)
+    http = HttpServer(
+        proxy.handle, render_error=render_error, max_body=options.max_body, limits=options.limits
+    )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
