@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from modelplane.controllers.disruption import (
@@ -205,3 +207,15 @@ def test_default_budget_drains_a_two_replica_deployment_one_at_a_time() -> None:
         isinstance(second, Refuse)
         and "maxUnavailable is 1 (at least 1 of 2 must stay available)" in second.message
     )
+
+
+def test_the_spec_defaults_table_states_the_default_budget_and_that_it_differs() -> None:
+    # docs/spec.md once said `disruptionBudget: none` while the code defaults to maxUnavailable 1
+    table = (Path(__file__).parents[2] / "docs" / "spec.md").read_text()
+    (row,) = [line for line in table.splitlines() if line.startswith("| | ") and "`disruptionBudget`" in line]
+    field, default, k8s = (cell.strip() for cell in row.split("|")[2:5])
+    assert field == "**`disruptionBudget`**"  # bold: differs from Kubernetes
+    assert "maxUnavailable 1" in default and "none" in default  # more than one replica / a single one
+    assert "no PDB" in k8s
+    assert default_budget(2) == DisruptionBudget(max_unavailable=IntOrPercent(1))
+    assert default_budget(1) is None
