@@ -7,12 +7,17 @@ no jitter), keyed by replica:
   waits with `waiting.reason=CrashLoopBackOff`;
 - each restart that is let through doubles the delay (10, 20, 40, 80, 160, 300, 300 …) and stamps the
   entry with the restart time;
-- an exit more than 2 × 300 = 600 s after the last restart (it ran cleanly that long) forgets the
-  entry.
+- an entry is forgotten 2 × 300 = 600 s after the last restart, whether the process still runs, has
+  just exited, or is waiting out its delay: the kubelet's housekeeping calls `backOff.GC()`, which
+  deletes an entry when `now.Sub(entry.lastUpdate) > p.maxDuration*2` (client-go
+  util/flowcontrol/backoff.go), i.e. measured from now, not from the exit. A replica that ran 400 s
+  and crashed with a 300 s delay therefore starts at the 600 s mark, not 300 s after its exit. (The
+  kubelet's GC runs every 2 s and uses `>`; here the entry goes at exactly 600 s, so the waiting
+  replica has one instant to wake at.)
 
-As in the kubelet, a replica with no entry (its first exit, or the first after a clean 600 s) restarts
-at once and the entry starts at 10 s: an instantly crashing process restarts after 0, 10, 20, 40, 80,
-160, 300, 300 … seconds, so the waits users see under CrashLoopBackOff are 10, 20, 40 … 300.
+As in the kubelet, a replica with no entry (its first exit, or the first after 600 s) restarts at once
+and the entry starts at 10 s: an instantly crashing process restarts after 0, 10, 20, 40, 80, 160,
+300, 300 … seconds, so the waits users see under CrashLoopBackOff are 10, 20, 40 … 300.
 """
 
 from __future__ import annotations
@@ -42,15 +47,21 @@ class RestartDecision:
     backoff: Backoff | None
 
 
-def expired(backoff: Backoff, *, finished_at: float) -> bool:
-    """The process ran cleanly for more than 600 s after its last restart: forget the entry."""
-    return finished_at - backoff.last_update > RESET_AFTER
+def forgotten_at(backoff: Backoff) -> float:
+    """When the kubelet's backoff GC deletes the entry: 600 s after the last restart."""
+    return backoff.last_update + RESET_AFTER
+
+
+def expired(backoff: Backoff, *, now: float) -> bool:
+    """600 s have passed since the last restart: the entry is gone (running, exited or waiting)."""
+    return now >= forgotten_at(backoff)
 
 
 def decide_restart(backoff: Backoff | None, *, finished_at: float, now: float) -> RestartDecision:
-    """Whether a process that finished at `finished_at` may start again at `now`."""
-    if backoff is not None and not expired(backoff, finished_at=finished_at):
-        until = finished_at + backoff.delay
+    """Whether a process that finished at `finished_at` may start again at `now`; when not, `until` is
+    the end of its delay or the moment its entry is forgotten, whichever comes first."""
+    if backoff is not None and not expired(backoff, now=now):
+        until = min(finished_at + backoff.delay, forgotten_at(backoff))
         if now < until:
             return RestartDecision(start=False, until=until, backoff=backoff)
         return RestartDecision(
