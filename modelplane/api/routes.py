@@ -31,11 +31,10 @@ from modelplane.api.errors import (
 )
 from modelplane.api.recommendations import recommendations_for
 from modelplane.controllers import deployments, disruption, jobs, namespaces
-from modelplane.controllers.node import log_path
 from modelplane.net.errors import HttpError, MethodNotAllowed
 from modelplane.net.http import Deferred, Request, Response
-from modelplane.runtime import read_log
-from modelplane.spec import KINDS, DocumentRefused, Job, Loaded, ModelDeploymentSpec, load_text
+from modelplane.runtime import log_path, read_log
+from modelplane.spec import KINDS, MAX_REPLICAS, DocumentRefused, Job, Loaded, ModelDeploymentSpec, load_text
 from modelplane.store import Store, parse_selector
 from modelplane.store import errors as store_errors
 
@@ -200,9 +199,9 @@ class Api:
         except UnicodeDecodeError as error:
             raise BadRequest("the body must be UTF-8 YAML or JSON text.") from error
         result = load_text(text, file=query.get("file", "<apply>"))
-        if refused := [str(e) for e in result.errors if isinstance(e, DocumentRefused)]:
+        if unsafe := [str(e) for e in result.errors if isinstance(e, DocumentRefused)]:
             # refused before any object was built (YAML aliases expanding without bound): a bad body
-            raise BadRequest(f"{len(refused)} document(s) refused; nothing was stored.", details=refused)
+            raise BadRequest(f"{len(unsafe)} document(s) refused; nothing was stored.", details=unsafe)
         if result.errors:
             lines = [str(e) for e in result.errors]
             raise Invalid(f"{len(lines)} error(s) in the applied objects; nothing was stored.", details=lines)
@@ -328,8 +327,11 @@ class Api:
             replicas = orjson.loads(body)["replicas"]
         except (orjson.JSONDecodeError, KeyError, TypeError) as error:
             raise BadRequest('the body must be {"replicas": N}.') from error
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise Invalid(f"replicas must be a whole number ≥ 0; got {replicas!r}.")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or not 0 <= replicas <= MAX_REPLICAS:
+            raise Invalid(
+                f"replicas must be a whole number from 0 to {MAX_REPLICAS:,} (modelplane's limit on "
+                f"replicas); got {replicas!r}."
+            )
         stored = self.store.get("ModelDeployment", namespace, name)
         spec = {**stored.spec, "replicas": replicas}
         updated = self.store.update(

@@ -25,6 +25,7 @@ from modelplane.spec.autoscaling import (
     ScalingRules,
     SelectPolicy,
 )
+from modelplane.spec.bounds import INT32_MAX, MAX_COMPLETIONS, MAX_REPLICAS
 from modelplane.spec.deployment import (
     FORMATS_WITHOUT_URI,
     TEMPLATE_FIELDS,
@@ -67,7 +68,10 @@ __all__ = [
     "API_VERSION",
     "DEFAULT_NAMESPACE",
     "FORMATS_WITHOUT_URI",
+    "INT32_MAX",
     "KINDS",
+    "MAX_COMPLETIONS",
+    "MAX_REPLICAS",
     "TEMPLATE_FIELDS",
     "AnySpecObject",
     "Autoscaling",

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
+from modelplane.spec.bounds import INT32_MAX, MAX_REPLICAS
 from modelplane.spec.errors import FieldProblems
 from modelplane.spec.meta import SpecModel
 
@@ -44,14 +45,14 @@ class CpuMetric(SpecModel):
     """Keep CPU use near `targetUtilization` % of the CPU request (needs resources.requests.cpu)."""
 
     type: Literal["cpu"]
-    target_utilization: int = Field(default=80, ge=1)
+    target_utilization: int = Field(default=80, ge=1, le=INT32_MAX)
 
 
 class MemoryMetric(SpecModel):
     """Keep memory use near `targetUtilization` % of the memory request (needs resources.requests.memory)."""
 
     type: Literal["memory"]
-    target_utilization: int = Field(default=80, ge=1)
+    target_utilization: int = Field(default=80, ge=1, le=INT32_MAX)
 
 
 Metric = Annotated[ConcurrencyMetric | RpsMetric | CpuMetric | MemoryMetric, Field(discriminator="type")]
@@ -72,7 +73,7 @@ class ScalingPolicy(SpecModel):
     """At most `value` replicas (Pods) or `value`% (Percent) of change per `periodSeconds`."""
 
     type: PolicyType
-    value: int = Field(gt=0)
+    value: int = Field(gt=0, le=INT32_MAX)
     period_seconds: int = Field(gt=0, le=1800)
 
 
@@ -123,9 +124,9 @@ def _default_metrics() -> list[Metric]:
 class Autoscaling(SpecModel):
     """Scale between minReplicas and maxReplicas on the highest replica count any metric asks for."""
 
-    min_replicas: int = Field(default=1, ge=0)
+    min_replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
     """Fewest replicas; 0 lets an idle model scale to zero."""
-    max_replicas: int = Field(ge=1)
+    max_replicas: int = Field(ge=1, le=MAX_REPLICAS)
     """Most replicas."""
     metrics: list[Metric] = Field(default_factory=_default_metrics)
     """What to track; empty means cpu at 80% of the request, as Kubernetes."""

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from modelplane.spec.autoscaling import Autoscaling, MetricType
+from modelplane.spec.bounds import INT32_MAX, MAX_REPLICAS, check_params
 from modelplane.spec.errors import FieldPath, FieldProblems
 from modelplane.spec.meta import Labels, Object, SpecModel
 from modelplane.spec.placement import Toleration
@@ -66,6 +67,12 @@ class ModelSource(SpecModel):
     params: dict[str, Any] = Field(default_factory=dict)
     """Free settings handed to the loader, e.g. `{latencyMs: 20}` for simulated."""
 
+    @field_validator("params")
+    @classmethod
+    def _bounded_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        check_params(params)
+        return params
+
     @model_validator(mode="after")
     def _uri_when_needed(self) -> Self:
         if self.uri is not None and not self.uri.strip():
@@ -82,7 +89,7 @@ class ModelSource(SpecModel):
 class Batching(SpecModel):
     """Merge concurrent requests into one model call of up to maxBatchSize rows."""
 
-    max_batch_size: int = Field(default=32, ge=1)
+    max_batch_size: int = Field(default=32, ge=1, le=INT32_MAX)
     """Most rows per model call."""
     max_latency_ms: float = Field(default=5, ge=0)
     """Longest a request waits for others to join its batch."""
@@ -144,12 +151,12 @@ class ModelDeploymentSpec(SpecModel):
     """Run only on node pools with these labels."""
     tolerations: list[Toleration] = Field(default_factory=list)
     """Allow node pools with matching taints (e.g. GPU pools)."""
-    replicas: int = Field(default=1, ge=0)
+    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
     """Desired replicas; ignored when autoscaling is set."""
     autoscaling: Autoscaling | None = None
     batching: Batching | None = None
     """Dynamic batching; off when omitted."""
-    concurrency: int | None = Field(default=None, ge=1)
+    concurrency: int | None = Field(default=None, ge=1, le=INT32_MAX)
     """Most in-flight requests per replica; more wait in the router's queue. Unset = no limit."""
     probes: Probes = Field(default_factory=Probes)
     strategy: Strategy = Field(default_factory=Strategy)
@@ -157,13 +164,13 @@ class ModelDeploymentSpec(SpecModel):
     """Explicit split between live versions (A/B); empty = all traffic to model.version."""
     disruption_budget: DisruptionBudget | None = None
     """Like a PodDisruptionBudget; none when omitted."""
-    revision_history_limit: int = Field(default=10, ge=0)
+    revision_history_limit: int = Field(default=10, ge=0, le=INT32_MAX)
     """Old versions kept for rollback."""
-    min_ready_seconds: int = Field(default=0, ge=0)
+    min_ready_seconds: int = Field(default=0, ge=0, le=INT32_MAX)
     """A replica counts as available after being ready this long."""
     paused: bool = False
     """A paused deployment does not roll out template changes (`modelplane rollout pause`)."""
-    termination_grace_period_seconds: int = Field(default=30, ge=0)
+    termination_grace_period_seconds: int = Field(default=30, ge=0, le=INT32_MAX)
     """Seconds a stopping replica gets to finish in-flight requests before it is killed."""
 
     @field_validator("traffic")

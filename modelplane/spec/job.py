@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from modelplane.spec.bounds import INT32_MAX, MAX_COMPLETIONS, MAX_REPLICAS
 from modelplane.spec.meta import Labels, Object, SpecModel
 from modelplane.spec.placement import Toleration
 from modelplane.spec.resources import ResourceRequirements, Resources
@@ -36,19 +37,19 @@ class JobSpec(SpecModel):
     resources: Resources = Field(default_factory=ResourceRequirements)
     node_selector: Labels = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
-    completions: int = Field(default=1, ge=1)
+    completions: int = Field(default=1, ge=1, le=MAX_COMPLETIONS)
     """Successful runs needed for the job to be complete."""
-    parallelism: int = Field(default=1, ge=1)
+    parallelism: int = Field(default=1, ge=1, le=MAX_REPLICAS)
     """Runs at once."""
-    backoff_limit: int = Field(default=6, ge=0)
+    backoff_limit: int = Field(default=6, ge=0, le=INT32_MAX)
     """Failed runs allowed before the job fails."""
-    active_deadline_seconds: int | None = Field(default=None, ge=1)
+    active_deadline_seconds: int | None = Field(default=None, ge=1, le=INT32_MAX)
     """Fail the job after running this long; unset = no limit."""
-    ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
+    ttl_seconds_after_finished: int | None = Field(default=None, ge=0, le=INT32_MAX)
     """Delete the finished job after this long; unset = keep it."""
     restart_policy: RestartPolicy = RestartPolicy.NEVER
     """Never: a failed run is replaced by a new one; OnFailure: restarted in place."""
-    termination_grace_period_seconds: int = Field(default=30, ge=0)
+    termination_grace_period_seconds: int = Field(default=30, ge=0, le=INT32_MAX)
 
 
 class Job(Object):

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
+from modelplane.spec.bounds import MAX_DIGITS
 from modelplane.spec.errors import DocumentRefused, FieldPath, FieldProblems, InvalidSpecError, SpecError
 from modelplane.spec.kinds import KINDS, SpecObject
 from modelplane.spec.messages import explain, show, yaml_path
@@ -228,7 +229,7 @@ def _parse(
     loader: yaml.SafeLoader | None = None
     offset = first_line  # marks count lines from the chunk's start until they are shifted
     try:
-        loader = yaml.SafeLoader(chunk)
+        loader = _Loader(chunk)
         node = loader.get_single_node()
         if node is None:
             return None
@@ -240,6 +241,9 @@ def _parse(
             return None
         duplicate_keys = _duplicate_keys(node, file)
         return node, loader.construct_document(node), duplicate_keys
+    except _NumberTooLong as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else first_line + 1
+        errors.append(SpecError(f"{exc.problem}; use a smaller number.", file=file, line=line))
     except yaml.MarkedYAMLError as exc:
         last_line = first_line + chunk.rstrip("\r\n").count("\n") + 1  # errors at the stream's end show here
         line = min(exc.problem_mark.line + offset + 1, last_line) if exc.problem_mark else first_line + 1
@@ -298,6 +302,28 @@ def _alias_refusal(root: yaml.Node) -> str | None:
             "aliases (anchors for shared defaults are fine)."
         )
     return None
+
+
+class _NumberTooLong(yaml.MarkedYAMLError):
+    """An integer with more digits than any field takes (Python refuses to build one past 4,300)."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, refusing integers longer than `MAX_DIGITS` at their line instead of building
+    them: no field takes one, and past 4,300 digits Python would raise a ValueError, not a YAML error."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        digits = sum(character.isdigit() for character in node.value)
+        if digits > MAX_DIGITS:
+            raise _NumberTooLong(
+                problem=f"a number with {digits:,} digits; no field takes more than {MAX_DIGITS}",
+                problem_mark=node.start_mark,
+            )
+        value: int = super().construct_yaml_int(node)
+        return value
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
 def _shift_marks(root: yaml.Node, lines: int) -> None:

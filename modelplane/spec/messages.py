@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from modelplane.spec.bounds import REASONS
+
 _EXAMPLES = {
     "metadata": "metadata: {name: sentiment}",
     "name": "name: sentiment",
@@ -206,7 +208,11 @@ def explain(error: ErrorDetails, *, root: type[BaseModel], raw: str | None = Non
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         sign = _SIGNS[kind]
         bound = next(iter(ctx.values()))
+        if kind.startswith("less") and bound in REASONS:
+            return f"must be {sign} {bound:,} ({REASONS[bound]}); got {shown}. Use a smaller number."
         return f"must be {sign} {bound}; got {shown}."
+    if kind == "finite_number":
+        return f"must be a finite number; got {shown}. Write a number such as 5."
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length', 1)} item(s); got {ctx.get('actual_length', 0)}."
     if kind in ("enum", "literal_error"):

@@ -1,7 +1,8 @@
 """What every object shares: the model base class, `metadata`, and the rules for names and labels.
 
-Invariants: every spec model is frozen, rejects unknown fields, and reads camelCase YAML keys into
-snake_case attributes (`maxReplicas` → `max_replicas`; the snake_case spelling is accepted too).
+Invariants: every spec model is frozen, rejects unknown fields and non-finite floats, and reads
+camelCase YAML keys into snake_case attributes (`maxReplicas` → `max_replicas`; the snake_case
+spelling is accepted too).
 Names and namespaces are DNS-1123 labels, as Kubernetes requires for Services and Namespaces, so the same
 objects deploy to a cluster unchanged.
 """
@@ -33,6 +34,7 @@ class SpecModel(BaseModel):
         populate_by_name=True,
         alias_generator=to_camel,
         use_attribute_docstrings=True,
+        allow_inf_nan=False,  # `.inf` and `.nan` are YAML floats no field means; JSON cannot carry them
     )
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from modelplane.spec.bounds import INT32_MAX
 from modelplane.spec.errors import FieldProblems
 from modelplane.spec.meta import SpecModel, check_labels
 
@@ -51,7 +52,7 @@ class Toleration(SpecModel):
     value: str = ""
     effect: TaintEffect | None = None
     """Taint effect to match; empty matches every effect."""
-    toleration_seconds: int | None = None
+    toleration_seconds: int | None = Field(default=None, ge=-INT32_MAX - 1, le=INT32_MAX)
     """For NoExecute: how long a running replica stays after the taint appears; unset means forever."""
 
     @model_validator(mode="after")

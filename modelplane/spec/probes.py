@@ -11,6 +11,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
+from modelplane.spec.bounds import INT32_MAX
 from modelplane.spec.errors import FieldPath, FieldProblems
 from modelplane.spec.meta import SpecModel
 
@@ -18,15 +19,15 @@ from modelplane.spec.meta import SpecModel
 class Probe(SpecModel):
     """When and how often to probe, and how many results in a row flip the state."""
 
-    initial_delay_seconds: int = Field(default=0, ge=0)
+    initial_delay_seconds: int = Field(default=0, ge=0, le=INT32_MAX)
     """Seconds after the replica starts before the first probe."""
-    period_seconds: int = Field(default=10, ge=1)
+    period_seconds: int = Field(default=10, ge=1, le=INT32_MAX)
     """Seconds between probes."""
-    timeout_seconds: int = Field(default=1, ge=1)
+    timeout_seconds: int = Field(default=1, ge=1, le=INT32_MAX)
     """A probe slower than this is a failure."""
-    success_threshold: int = Field(default=1, ge=1)
+    success_threshold: int = Field(default=1, ge=1, le=INT32_MAX)
     """Successes in a row that make a failing probe pass; must be 1 for liveness and startup."""
-    failure_threshold: int = Field(default=3, ge=1)
+    failure_threshold: int = Field(default=3, ge=1, le=INT32_MAX)
     """Failures in a row that make a passing probe fail."""
 
 

@@ -24,6 +24,7 @@ from pydantic import BeforeValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
+from modelplane.spec.bounds import INT32_MAX
 from modelplane.spec.errors import QuantityError
 
 MAX_VALUE = 2**63 - 1
@@ -312,6 +313,11 @@ class IntOrPercent(_Value):
         if isinstance(value, int) and not isinstance(value, bool):
             if value < 0:
                 raise QuantityError(f"must not be negative; got {value}. Use e.g. 1 or 25%.")
+            if value > INT32_MAX:  # Kubernetes' IntOrString holds an int32
+                raise QuantityError(
+                    f"must be ≤ {INT32_MAX:,} (the largest 32-bit integer, as Kubernetes stores this "
+                    f"field); got {value}. Use a smaller number, e.g. 1 or 25%."
+                )
             return cls(value)
         if isinstance(value, str):
             match = re.fullmatch(r"\s*([0-9]{1,9})\s*%\s*", value)
@@ -348,7 +354,10 @@ class IntOrPercent(_Value):
         cls, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         return {
-            "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^[0-9]+%$"}],
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": INT32_MAX},
+                {"type": "string", "pattern": r"^[0-9]+%$"},
+            ],
             "examples": [1, "25%"],
         }
 

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
+from modelplane.spec.bounds import INT32_MAX
 from modelplane.spec.errors import FieldPath, FieldProblems
 from modelplane.spec.meta import SpecModel
 from modelplane.spec.quantities import Duration, IntOrPercent
@@ -62,7 +63,7 @@ class CanaryAnalysis(SpecModel):
     """Highest acceptable fraction of failed (5xx) requests to the new version, e.g. 0.01 = 1%."""
     max_p99_latency_ms: float | None = Field(default=None, gt=0)
     """Highest acceptable p99 latency of the new version in ms; unset = not checked."""
-    min_requests: int = Field(default=100, ge=0)
+    min_requests: int = Field(default=100, ge=0, le=INT32_MAX)
     """Requests the new version must have served before a step's verdict counts."""
 
 
@@ -99,7 +100,7 @@ class Strategy(SpecModel):
     """Surge and unavailability limits, used by RollingUpdate and Canary."""
     canary: Canary | None = None
     """Steps and analysis; required when type is Canary, kept but unused otherwise."""
-    progress_deadline_seconds: int = Field(default=600, ge=1)
+    progress_deadline_seconds: int = Field(default=600, ge=1, le=INT32_MAX)
     """A rollout that makes no progress for this long has failed (ProgressDeadlineExceeded)."""
     auto_rollback: bool = True
     """On failure, send all traffic back to the previous version (no Kubernetes counterpart)."""

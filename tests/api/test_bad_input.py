@@ -49,3 +49,42 @@ def test_a_billion_laughs_apply_is_refused_400_fast_and_stores_nothing(api: Api)
     (detail,) = body["details"]
     assert detail.startswith("bomb.yaml:1: YAML aliases expand this document")
     assert call(api, "GET", "/api/v1/modeldeployments") == (200, {"items": [], "resourceVersion": 0})
+
+
+HUGE_GRACE = """\
+apiVersion: modelplane.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: big}
+spec:
+  model: {format: simulated}
+  terminationGracePeriodSeconds: 100000000000000000000000
+"""
+
+
+def test_an_integer_over_64_bits_is_refused_and_every_list_still_answers(api: Api) -> None:
+    small = HUGE_GRACE.replace("name: big", "name: small").replace("100000000000000000000000", "5")
+    assert call(api, "POST", "/api/v1/apply", small.encode())[0] == 200
+    status, body = call(api, "POST", "/api/v1/apply?file=big.yaml", HUGE_GRACE.encode())
+    assert status == 422 and body["reason"] == "Invalid", body
+    (detail,) = body["details"]
+    assert detail.startswith(
+        "big.yaml:6: ModelDeployment/big: spec.terminationGracePeriodSeconds: must be ≤ 2,147,483,647"
+    )
+    status, body = call(api, "GET", "/api/v1/modeldeployments")
+    assert status == 200 and [item["metadata"]["name"] for item in body["items"]] == ["small"]
+    status, body = call(api, "GET", "/api/v1/watch?since=0&timeout=0")
+    assert status == 200 and len(body["changes"]) == 1
+
+
+def test_scale_beyond_the_replica_bound_is_refused(api: Api) -> None:
+    status, _ = call(
+        api, "POST", "/api/v1/apply", HUGE_GRACE.replace("100000000000000000000000", "5").encode()
+    )
+    assert status == 200
+    for replicas in (10**30, 10_001, -1):
+        status, body = call(
+            api, "POST", "/api/v1/modeldeployments/default/big/scale", b'{"replicas": %d}' % replicas
+        )
+        assert status == 422 and "from 0 to 10,000" in body["error"], body
+    status, body = call(api, "GET", "/api/v1/modeldeployments")
+    assert status == 200 and body["items"][0]["spec"]["replicas"] == 1
