@@ -27,11 +27,15 @@ from typing import Any
 import click
 
 from modelplane.api import auth
-from modelplane.api.controlplane import Settings
-from modelplane.api.controlplane import run as run_control_plane
+from modelplane.local import RuntimeKind, Settings
+from modelplane.local import run as run_control_plane
 from modelplane.scheduler import ScoringStrategy
 
 LISTENING = re.compile(r"listening on (http://[^\s]+)")
+DOWN_TIMEOUT_S = 180.0
+"""How long `down` waits for the control plane to drain every replica and exit."""
+ROUTER_STOP_S = 35.0
+"""The router's drain grace (30 s) and a margin: SIGKILL after that."""
 STATE_HELP = "State directory [default: $MODELPLANE_STATE_DIR or .modelplane]."
 
 
@@ -47,8 +51,9 @@ def state_dir_of(value: Path | None) -> Path:
 @click.option(
     "--scheduler-strategy", type=click.Choice([s.value for s in ScoringStrategy]), default="LeastAllocated"
 )
+@click.option("--runtime", type=click.Choice([r.value for r in RuntimeKind]), default="processes")
 def controlplane(
-    state_dir: Path | None, host: str, port: int, seed: int | None, scheduler_strategy: str
+    state_dir: Path | None, host: str, port: int, seed: int | None, scheduler_strategy: str, runtime: str
 ) -> None:
     """Run the control plane in this process (what `up` starts)."""
     logging.basicConfig(
@@ -60,6 +65,7 @@ def controlplane(
         port=port,
         seed=seed,
         strategy=ScoringStrategy(scheduler_strategy),
+        runtime=RuntimeKind(runtime),
     )
 
     def announce(bound: int) -> None:
@@ -89,13 +95,26 @@ def _wait_url(proc: subprocess.Popen[bytes], log_path: Path, *, offset: int, tim
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` still runs. A child of ours that exited is reaped here (a foreground `up` is
+    the router's parent), and a zombie waiting for another parent to reap it counts as gone."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS): signal 0 is all there is
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def _read_state(state: Path) -> dict[str, Any] | None:
@@ -189,6 +208,9 @@ def up(
     with contextlib.suppress(KeyboardInterrupt):
         _follow([cp_log, router_log], [cp_offset, router_offset], cp)
     _down(state)
+    for child in (cp, router):  # reaped: no zombie left behind while `up` returns
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=1)
 
 
 def _restart_control_plane(
@@ -219,12 +241,14 @@ def _follow(paths: list[Path], offsets: list[int], proc: subprocess.Popen[bytes]
 def _stop(pid: int, *, timeout: float) -> None:
     if pid <= 1 or not _alive(pid):
         return
-    os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.02)
     if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _down(state: Path) -> bool:
@@ -236,13 +260,14 @@ def _down(state: Path) -> bool:
     api = record["api"]
     token = auth.read_token(state)
     if _call(api + "/api/v1/down", token, method="POST"):
-        deadline = time.monotonic() + 180
+        # the control plane drains every replica at once, stops answering, then exits at once
+        deadline = time.monotonic() + DOWN_TIMEOUT_S
         while _call(api + "/healthz", token) and time.monotonic() < deadline:
-            time.sleep(0.1)
+            time.sleep(0.05)
     else:
         click.echo(f"no control plane answered at {api}; replicas it started may still run.")
     _stop(record["controlplane"]["pid"], timeout=5)
-    _stop(record["router"]["pid"], timeout=35)
+    _stop(record["router"]["pid"], timeout=ROUTER_STOP_S)
     (state / "up.json").unlink(missing_ok=True)
     return True
 

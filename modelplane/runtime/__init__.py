@@ -7,7 +7,11 @@ One door: import from `modelplane.runtime`. The pieces:
 - `processes`: spawn in a new session, identify by pid + start time, signal the group, exit reasons;
 - `logs`: per-replica log files, copytruncate rotation, reading for `modelplane logs`;
 - `health`: the HTTP GET behind a probe;
-- `supervisor`: `ReplicaSupervisor`, one replica's lifecycle driven by `tick(now)`.
+- `supervisor`: `ReplicaSupervisor`, one replica's lifecycle driven by `tick(now)`;
+- `protocol`: `ReplicaRuntime`, what the node agent needs from whatever runs replicas;
+- `process_runtime`: `ProcessRuntime`, replicas as processes (one supervisor each);
+- `simulated`: `SimulatedRuntime`, replicas without processes (scale benchmark, fleet simulation);
+- `node`: `NodeAgent`, the kubelet's sync loop between the store and a `ReplicaRuntime`.
 
 See docs/runtime.md.
 """
@@ -36,7 +40,9 @@ from modelplane.runtime.cgroups import (
 from modelplane.runtime.errors import CgroupError, RuntimeFailure, SpawnError
 from modelplane.runtime.health import Prober, http_probe
 from modelplane.runtime.logs import LogChunk, LogRotator, read_log
+from modelplane.runtime.node import NodeAgent
 from modelplane.runtime.probing import HEALTH_PATHS, ProbeKind, ProbeResult, ProbeSet, ProbeWorker
+from modelplane.runtime.process_runtime import ProcessRuntime, log_path
 from modelplane.runtime.processes import (
     AdoptedProcess,
     ChildProcess,
@@ -49,6 +55,8 @@ from modelplane.runtime.processes import (
     replica_env,
     spawn,
 )
+from modelplane.runtime.protocol import Key, ReplicaRuntime
+from modelplane.runtime.simulated import SimulatedRuntime
 from modelplane.runtime.supervisor import MIN_GRACE_SECONDS, Clock, ReplicaSupervisor, group_name
 
 __all__ = [
@@ -67,20 +75,25 @@ __all__ = [
     "ChildProcess",
     "Clock",
     "Exit",
+    "Key",
     "Launch",
     "Limits",
     "LogChunk",
     "LogRotator",
     "NoCgroups",
+    "NodeAgent",
     "ProbeKind",
     "ProbeResult",
     "ProbeSet",
     "ProbeWorker",
     "Prober",
+    "ProcessRuntime",
     "ReplicaProcess",
+    "ReplicaRuntime",
     "ReplicaSupervisor",
     "RestartDecision",
     "RuntimeFailure",
+    "SimulatedRuntime",
     "SpawnError",
     "Usage",
     "alive",
@@ -92,6 +105,7 @@ __all__ = [
     "exit_reason",
     "group_name",
     "http_probe",
+    "log_path",
     "pid_start_time",
     "read_log",
     "replica_env",

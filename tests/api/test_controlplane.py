@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -345,3 +347,73 @@ def _answers(plane: ControlPlane) -> bool:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def _gone(pid: int) -> bool:
+    """No process, or only a zombie (exited, not yet reaped by a parent that is not ours)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def _timed_down(state: Path) -> float:
+    started = time.monotonic()
+    done = subprocess.run(
+        [*CLI, "down", "--state-dir", str(state)], capture_output=True, text=True, timeout=180
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    return elapsed
+
+
+@pytest.mark.slow
+def test_down_takes_one_drain_and_leaves_no_process_and_no_error(tmp_path: Path) -> None:
+    env = {**os.environ, "MODELPLANE_GPUS": "[]"}
+    state = tmp_path / "state"
+    up = subprocess.run(
+        [*CLI, "up", "--detach", "--state-dir", str(state), "--port", "0", "--ingress-port", "0"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert up.returncode == 0, up.stdout + up.stderr
+    urls = json.loads((state / "up.json").read_text())
+    plane = ControlPlane(state=state, api=urls["api"], ingress=urls["ingress"], env=env)
+    try:
+        plane.apply(ACCEL.format(replicas=3), tmp_path)
+        plane.wait_ready("accel", 3)
+        pids = [r["status"]["pid"] for r in plane.replicas("accel")]
+        pids += [urls["controlplane"]["pid"], urls["router"]["pid"]]
+        # three replicas drained at once: about one drain (1 s for the router to learn, then
+        # SIGTERM), not three in a row; the bound is generous for a loaded machine
+        assert _timed_down(state) < 10
+    finally:
+        for pid in [r["status"].get("pid") for r in plane.replicas()] if (state / "up.json").exists() else []:
+            with contextlib.suppress(ProcessLookupError, PermissionError, TypeError):
+                os.killpg(pid, signal.SIGKILL)
+    wait_for(lambda: all(_gone(p) for p in pids), timeout=5, what="every process to be gone after down")
+    log = (state / "controlplane.log").read_text()
+    assert "Traceback" not in log and "ProgrammingError" not in log, log[-3000:]
+
+
+@pytest.mark.slow
+def test_down_with_up_in_the_foreground_reaps_the_router_and_takes_seconds(tmp_path: Path) -> None:
+    env = {**os.environ, "MODELPLANE_GPUS": "[]"}
+    state = tmp_path / "state"
+    up = subprocess.Popen(
+        [*CLI, "up", "--state-dir", str(state), "--port", "0", "--ingress-port", "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: (state / "up.json").exists(), timeout=60, what="`up` to record its processes")
+        urls = json.loads((state / "up.json").read_text())
+        # the router is `up`'s child: once stopped it must be reaped, not waited on as a zombie
+        assert _timed_down(state) < 10
+        assert up.wait(timeout=30) == 0
+        for pid in (urls["controlplane"]["pid"], urls["router"]["pid"]):
+            assert not Path(f"/proc/{pid}").exists(), f"pid {pid} left behind (zombie or running)"
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait()
+    assert "ProgrammingError" not in (state / "controlplane.log").read_text()

@@ -507,7 +507,7 @@ def poll(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(
-    not importlib.util.find_spec("modelplane.api.controlplane"),
+    not importlib.util.find_spec("modelplane.local"),
     reason="the control plane (modelplane.api) is not built yet",
 )
 def test_end_to_end_against_a_real_control_plane(tmp_path: Path) -> None:

@@ -1,15 +1,24 @@
-"""The control-plane process: store + API + controllers + scheduler + runtime, in one asyncio loop.
+"""The local control plane: the composition root that wires store, API, controllers, scheduler and a
+replica runtime into one asyncio process on this machine (what `modelplane up` starts).
+
+It sits above every layer it wires and below the CLI; a Kubernetes operator would be a sibling
+entry point composing the same layers differently.
 
 Loops (each supervised: an iteration that raises is logged loudly and the loop goes on):
-- deployments, every 0.5 s and on every store change: Replica objects from ModelDeployments;
+- deployments, every 0.5 s: Replica objects from ModelDeployments;
 - jobs, every 0.5 s: Replica objects from Jobs, their completions, failures, deadlines and TTLs;
 - namespaces, every 0.5 s: phase Active / Terminating; a deleted one is emptied, then removed;
 - scheduling, every 0.5 s: Pending replicas onto pools;
-- node (the kubelet), every 0.1 s: processes, probes, restarts, draining, status;
+- node (the kubelet), every 0.1 s: the runtime's replicas, probes, restarts, draining, status;
 - notify, every 0.05 s: wakes long polls (watch, endpoints) when the resourceVersion moved.
 
-SIGTERM/SIGINT stop the control plane only: replicas keep serving, and the next start re-adopts them.
-`POST /api/v1/down` (what `modelplane down` sends) drains and stops every replica first.
+Shutdown has an order, so nothing reads the store after it closed and the router keeps learning
+until the replicas are gone: (1) the controllers and the scheduler stop, so nothing new is created;
+(2) on `POST /api/v1/down` (what `modelplane down` sends) every replica is drained, all at once,
+while the node and notify loops still run; (3) the node and notify loops stop; (4) the HTTP server
+stops accepting, parked long polls are answered at once and open connections get a short grace;
+(5) the store closes. SIGTERM/SIGINT skip (2): replicas keep serving and the next start re-adopts
+them.
 """
 
 from __future__ import annotations
@@ -22,20 +31,30 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from modelplane.api import auth
 from modelplane.api.routes import Api, Hub, render_error
 from modelplane.controllers import deployments, jobs, namespaces
-from modelplane.controllers.node import NodeAgent
 from modelplane.controllers.scheduling import Scheduling
 from modelplane.net.http import HttpServer
+from modelplane.runtime import NodeAgent, ProcessRuntime, ReplicaRuntime, SimulatedRuntime
 from modelplane.scheduler import ScoringStrategy
 from modelplane.store import Store
 
 log = logging.getLogger("modelplane.controlplane")
 
 MAX_BODY = 8 * 1024 * 1024
+CLOSE_GRACE_S = 2.0
+"""How long open API connections may take to finish once the control plane stops."""
+SLOW_PASS_S = 1.0
+"""A loop pass longer than this is logged as a warning (it delays every other loop)."""
+
+
+class RuntimeKind(StrEnum):
+    PROCESSES = "processes"
+    SIMULATED = "simulated"
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,8 @@ class Settings:
     port: int = 8090
     seed: int | None = None
     strategy: ScoringStrategy = ScoringStrategy.LEAST_ALLOCATED
+    runtime: RuntimeKind = RuntimeKind.PROCESSES
+    """`simulated`: replicas without processes (scale benchmarks); see runtime/simulated.py."""
 
 
 async def _every(period: float, name: str, step: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
@@ -56,8 +77,16 @@ async def _every(period: float, name: str, step: Callable[[], Awaitable[None]], 
         except Exception:
             log.exception("loop %s failed; it goes on", name)
         elapsed = time.perf_counter() - started
+        if elapsed > SLOW_PASS_S:
+            log.warning("loop %s: one pass took %.2f s (period %.2f s)", name, elapsed, period)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), max(period - elapsed, 0.0))
+
+
+def _runtime(settings: Settings, rng: random.Random) -> ReplicaRuntime:
+    if settings.runtime is RuntimeKind.SIMULATED:
+        return SimulatedRuntime()
+    return ProcessRuntime(state_dir=settings.state_dir, rng=rng)
 
 
 async def run(settings: Settings, *, on_listening: Callable[[int], None]) -> int:
@@ -75,6 +104,16 @@ async def run(settings: Settings, *, on_listening: Callable[[int], None]) -> int
             )
             return 1
     store = Store(state_dir)
+    try:
+        return await _serve(settings, store, token=token, on_listening=on_listening)
+    finally:
+        store.close()  # last: every loop and every answer that reads it has ended
+
+
+async def _serve(
+    settings: Settings, store: Store, *, token: str | None, on_listening: Callable[[int], None]
+) -> int:
+    state_dir = settings.state_dir
     hub = Hub()
     stop = asyncio.Event()
     down_requested = asyncio.Event()
@@ -86,7 +125,7 @@ async def run(settings: Settings, *, on_listening: Callable[[int], None]) -> int
 
     api = Api(store, hub=hub, state_dir=state_dir, token=token, on_down=on_down)
     http = HttpServer(api, render_error=render_error, max_body=MAX_BODY)
-    node = NodeAgent(store, state_dir=state_dir)
+    node = NodeAgent(store, runtime=_runtime(settings, rng))
     scheduling = Scheduling(store, rng=rng, strategy=settings.strategy)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -128,18 +167,25 @@ async def run(settings: Settings, *, on_listening: Callable[[int], None]) -> int
             last_rv = rv
             hub.notify()
 
+    stop_node = asyncio.Event()
     async with asyncio.TaskGroup() as group:
-        group.create_task(_every(0.5, "deployments", reconcile_deployments, stop))
-        group.create_task(_every(0.5, "jobs", reconcile_jobs, stop))
-        group.create_task(_every(0.5, "namespaces", reconcile_namespaces, stop))
-        group.create_task(_every(0.5, "scheduling", schedule, stop))
-        group.create_task(_every(0.1, "node", tick_node, stop))
-        group.create_task(_every(0.05, "notify", notify, stop))
-    if down_requested.is_set():
-        log.info("down: draining every replica")
-        await node.stop_all(now=time.time())
+        group.create_task(_every(0.1, "node", tick_node, stop_node))
+        group.create_task(_every(0.05, "notify", notify, stop_node))
+        async with asyncio.TaskGroup() as controllers:
+            controllers.create_task(_every(0.5, "deployments", reconcile_deployments, stop))
+            controllers.create_task(_every(0.5, "jobs", reconcile_jobs, stop))
+            controllers.create_task(_every(0.5, "namespaces", reconcile_namespaces, stop))
+            controllers.create_task(_every(0.5, "scheduling", schedule, stop))
+        try:
+            if down_requested.is_set():
+                started = time.monotonic()
+                log.info("down: draining every replica")
+                await node.stop_all(now=time.time())
+                log.info("down: every replica stopped in %.1f s", time.monotonic() - started)
+        finally:
+            stop_node.set()
     await node.close()
     http.drain()
-    await http.wait_closed(5.0)
-    store.close()
+    hub.notify()  # parked long polls answer now, while the store is still open
+    await http.wait_closed(CLOSE_GRACE_S)
     return 0

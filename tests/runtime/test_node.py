@@ -1,0 +1,96 @@
+"""The node agent between a real store and the simulated runtime: replicas start, turn ready, report
+usage, are drained and forgotten; `stop_all` drains every replica at once; time is the clock passed in."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from modelplane.runtime import NodeAgent, SimulatedRuntime
+from modelplane.store import Store
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "state")
+
+
+def add_replica(store: Store, name: str, *, pool: str | None = "local") -> None:
+    spec = {"deployment": "accel", "revision": "abc", "version": "v1", "port": 0, "pool": pool}
+    store.create("Replica", "default", name, labels={}, spec=spec, status={"phase": "Scheduled"}, now=1.0)
+
+
+async def settle(agent: NodeAgent, clock: FakeClock) -> None:
+    """One tick of the agent and every replica task it started."""
+    await agent.tick(now=clock())
+    await asyncio.gather(*agent.ticking.values(), *agent.stopping.values())
+
+
+def phases(store: Store) -> dict[str, tuple[str, bool]]:
+    return {r.name: (r.status.get("phase", ""), bool(r.status.get("ready"))) for r in store.list("Replica")}
+
+
+def test_a_scheduled_replica_becomes_ready_after_the_start_delay_of_the_clock(store: Store) -> None:
+    clock = FakeClock()
+    agent = NodeAgent(store, runtime=SimulatedRuntime(start_delay_s=5.0), clock=clock)
+    add_replica(store, "r1")
+    add_replica(store, "unscheduled", pool=None)
+
+    async def scenario() -> None:
+        await settle(agent, clock)
+        assert phases(store) == {"r1": ("Starting", False), "unscheduled": ("Scheduled", False)}
+        clock.now += 5.0
+        await settle(agent, clock)
+        assert phases(store)["r1"] == ("Running", True)
+        replica = store.get("Replica", "default", "r1")
+        assert replica.status["everReady"] is True
+        assert replica.status["usage"]["memoryBytes"] == 64 << 20
+        assert [e.reason for e in store.events()] == ["Ready"]
+
+    asyncio.run(scenario())
+
+
+def test_a_deleted_replica_is_stopped_then_removed(store: Store) -> None:
+    clock = FakeClock()
+    runtime = SimulatedRuntime()
+    agent = NodeAgent(store, runtime=runtime, clock=clock)
+    add_replica(store, "r1")
+
+    async def scenario() -> None:
+        await settle(agent, clock)
+        store.mark_deleted("Replica", "default", "r1", now=clock())
+        await settle(agent, clock)
+        assert store.list("Replica") == []
+        assert list(runtime.held()) == []
+
+    asyncio.run(scenario())
+
+
+def test_stop_all_drains_every_replica_at_once(store: Store) -> None:
+    """Ready replicas wait 1 s each for the router to learn they are terminating: ten of them
+    drained one after another would take ten seconds, at once about one."""
+    clock = FakeClock()
+    agent = NodeAgent(store, runtime=SimulatedRuntime(), clock=clock)
+    for i in range(10):
+        add_replica(store, f"r{i}")
+
+    async def scenario() -> float:
+        await settle(agent, clock)
+        assert all(ready for _, ready in phases(store).values())
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await agent.stop_all(now=clock())
+        return loop.time() - started
+
+    assert asyncio.run(scenario()) < 3.0
+    assert store.list("Replica") == []
