@@ -13,8 +13,10 @@ the request goes to the replica):
     GET  /router/endpoints                               the endpoints table in use (for debugging)
 
 Every request is handled with loop callbacks, no task: a choice (picking.py), a slot (queueing.py),
-one pooled upstream request (net/client.py), and a Deferred answer for the HTTP server. A failed
-connection or a replica that dies mid-answer is retried on another replica of the same version
+one pooled upstream request (net/client.py), and a Deferred answer for the HTTP server. Each request
+has a phase (phases.py: routing, queued, held, in flight, retrying, done); every move goes through
+`Proxy._to`, which checks it and moves the gauges (queued, held, in flight, the replica's slot) with it.
+A failed connection or a replica that dies mid-answer is retried on another replica of the same version
 (`retries` times); a timeout is not (the replica may still be working on it). A replica that refused
 a connection is avoided for `avoid_s` seconds unless no other can serve.
 
@@ -61,6 +63,7 @@ from modelplane.net.http import JSON, Deferred, Request, Response
 from modelplane.router.errors import BadGateway, GatewayTimeout, NoReadyReplicas, QueueFull, RouteNotFound
 from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S, Holding
 from modelplane.router.metrics import CLIENT_CLOSED, CONTENT_TYPE, RouterMetrics, VersionStats
+from modelplane.router.phases import PLACING, IllegalTransition, Phase, transition
 from modelplane.router.picking import choose_replica, choose_version, serving_endpoints
 from modelplane.router.queueing import Gate, queue_capacity
 from modelplane.router.table import DEFAULT_NAMESPACE, Deployment, Endpoint, EndpointsTable
@@ -119,8 +122,9 @@ class Forward:
     started: float
     retries_left: int
     tried: list[str] = field(default_factory=list)
-    replica: Endpoint | None = None
-    upstream: asyncio.Future[UpstreamResponse] | None = None  # the attempt on the wire; None: queued
+    replica: Endpoint | None = None  # the replica of its attempt in flight (or its last one)
+    upstream: asyncio.Future[UpstreamResponse] | None = None  # the attempt on the wire
+    phase: Phase = Phase.ROUTING
 
 
 class Proxy:
@@ -180,7 +184,7 @@ class Proxy:
                 removed = RouteNotFound(f"model {route.label} was removed.")
                 for version in list(route.gate.waiting):
                     for forward in route.gate.drop(version):
-                        self._refuse_queued(forward, removed)
+                        self._finish(forward, render_error(removed))
                 for forward in self._unhold_all(key):
                     self._finish(forward, render_error(removed))
                 del self._gates[key]
@@ -346,7 +350,7 @@ class Proxy:
                 fixed=self.queue_size,
             )
         if route.gate.offer(forward.version, forward, capacity=capacity):
-            forward.stats.queued += 1
+            self._to(forward, Phase.QUEUED)
         else:
             message = (
                 f"{route.label} is at capacity: every replica of version '{forward.version}' has "
@@ -387,8 +391,7 @@ class Proxy:
 
     def _send(self, forward: Forward, endpoint: Endpoint) -> None:
         forward.replica = endpoint
-        forward.route.gate.acquire(endpoint.replica)
-        forward.stats.inflight += 1
+        self._to(forward, Phase.IN_FLIGHT)
         upstream = forward.upstream = self.pool.request(
             endpoint.address,
             forward.method,
@@ -402,11 +405,9 @@ class Proxy:
         self, forward: Forward, endpoint: Endpoint, done: asyncio.Future[UpstreamResponse]
     ) -> None:
         route = forward.route
-        route.gate.release(endpoint.replica)
-        forward.stats.inflight -= 1
         forward.upstream = None
-        if forward.answer.done():
-            pass  # its client left (counted then): nothing to relay or retry, only the slot to pass on
+        if forward.answer.done():  # its client left (counted then): nothing to relay or retry
+            self._finish(forward, None)  # only the slot to pass on
         elif done.cancelled():  # withdrawn while its client still waits (not by _abandon): say so
             where = f"replica {endpoint.replica} of {route.label} ({endpoint.address})"
             message = f"{where} failed: the request to it was cancelled before it answered."
@@ -416,6 +417,7 @@ class Proxy:
         elif isinstance(error, UpstreamConnectError | UpstreamDisconnected) and forward.retries_left > 0:
             if isinstance(error, UpstreamConnectError):
                 self._down[endpoint.replica] = self.clock() + self.avoid_s
+            self._to(forward, Phase.RETRYING)
             forward.retries_left -= 1
             forward.tried.append(endpoint.replica)
             forward.stats.retries += 1
@@ -435,7 +437,7 @@ class Proxy:
         gate = route.gate
         if version not in route.serving:
             for dropped in gate.drop(version):
-                dropped.stats.queued -= 1
+                self._to(dropped, Phase.ROUTING)
                 self._reroute(route, dropped)
             return
         while (forward := gate.peek(version)) is not None:
@@ -443,7 +445,6 @@ class Proxy:
             if endpoint is None:
                 return
             gate.pop(version)
-            forward.stats.queued -= 1
             forward.route = route
             self._send(forward, endpoint)
 
@@ -465,6 +466,8 @@ class Proxy:
 
     def _move(self, forward: Forward, version: str) -> None:
         """Give an unpinned request (neither queued, held nor in flight) a new version, and its counters."""
+        if forward.phase not in PLACING:  # its gauges count under the version it has
+            raise IllegalTransition(f"request {forward.path}: cannot change version while {forward.phase}")
         deployment = forward.route.deployment
         forward.version = version
         forward.stats = self.metrics.stats(deployment.namespace, deployment.name, version)
@@ -491,7 +494,7 @@ class Proxy:
             return
         self._held[route.deployment.key] = holding
         holding.add(forward, asyncio.get_running_loop().call_later(wait, self._expire, forward))
-        forward.stats.held += 1
+        self._to(forward, Phase.HELD)
 
     def _release_held(self, route: Route) -> None:
         """Start the held requests `route` can serve now, oldest first; the others wait on.
@@ -506,7 +509,6 @@ class Proxy:
             pinned = _pinned(forward)
             if pinned and forward.version not in route.live:
                 holding.remove(forward)
-                forward.stats.held -= 1
                 live = ", ".join(sorted(route.live)) or "none"
                 message = f"model {route.label} has no live version '{forward.version}'; live: {live}."
                 self._finish(forward, render_error(RouteNotFound(message)))
@@ -515,7 +517,7 @@ class Proxy:
             if version is None or version not in route.serving:
                 continue
             holding.remove(forward)
-            forward.stats.held -= 1
+            self._to(forward, Phase.ROUTING)
             forward.route = route
             if not pinned:
                 self._move(forward, version)
@@ -528,7 +530,6 @@ class Proxy:
         key = forward.route.deployment.key
         holding = self._held.get(key)
         if holding is not None and holding.remove(forward):
-            forward.stats.held -= 1
             if not holding:
                 del self._held[key]
             self._finish(forward, self._no_ready(forward, waited=True))
@@ -536,10 +537,7 @@ class Proxy:
     def _unhold_all(self, key: tuple[str, str]) -> list[Forward]:
         """Take every held request of deployment `key` out (their timers cancelled), to be answered."""
         holding = self._held.pop(key, None)
-        forwards = holding.take_all() if holding is not None else []
-        for forward in forwards:
-            forward.stats.held -= 1
-        return forwards
+        return holding.take_all() if holding is not None else []
 
     def _no_ready(self, forward: Forward, *, waited: bool) -> Response:
         label = forward.route.label
@@ -566,24 +564,37 @@ class Proxy:
         """The client reset its connection before its answer (the HTTP server cancelled the answer)."""
         stats = forward.stats
         stats.observe(CLIENT_CLOSED, self.clock() - forward.started)
-        if forward.upstream is not None and forward.replica is not None:
+        phase = forward.phase
+        if phase is Phase.IN_FLIGHT and forward.upstream is not None and forward.replica is not None:
             stats.closed_inflight += 1
             self.pool.cancel(forward.replica.address, forward.upstream)  # _on_answer frees the slot
-        elif forward.route.gate.remove(forward.version, forward):
-            stats.queued -= 1
+        elif phase is Phase.QUEUED and forward.route.gate.remove(forward.version, forward):
             stats.closed_queued += 1
-        elif (held := self._held.get(forward.route.deployment.key)) is not None and held.remove(forward):
-            stats.held -= 1
-            if not held:
-                del self._held[forward.route.deployment.key]
+            self._finish(forward, None)
+        elif phase is Phase.HELD:
+            key = forward.route.deployment.key
+            if (held := self._held.get(key)) is not None and held.remove(forward) and not held:
+                del self._held[key]
             stats.closed_held += 1
+            self._finish(forward, None)
 
-    def _refuse_queued(self, forward: Forward, error: HttpError) -> None:
-        forward.stats.queued -= 1
-        self._finish(forward, render_error(error))
+    def _to(self, forward: Forward, phase: Phase) -> None:
+        """The one way a request changes phase: checked, and its gauges moved with it (phases.py)."""
+        replica = forward.replica
+        forward.phase = transition(
+            forward.phase,
+            phase,
+            gauges=forward.stats,
+            slots=forward.route.gate,
+            replica=replica.replica if replica is not None else None,
+            request=f"{forward.method} {forward.path} to {forward.route.label}",
+        )
 
-    def _finish(self, forward: Forward, response: Response) -> None:
-        if not forward.answer.done():  # else its client left, counted as 499 in _abandon
+    def _finish(self, forward: Forward, response: Response | None) -> None:
+        """The request is done: out of its phase's gauges; `response` answers it if its client waits
+        (None: its client left, counted as 499 in _abandon)."""
+        self._to(forward, Phase.DONE)
+        if response is not None and not forward.answer.done():
             forward.stats.observe(response.status, self.clock() - forward.started)
             forward.answer.set_result(response)
 
