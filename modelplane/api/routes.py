@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from modelplane.api import applying, auth
+from modelplane.api import applying, auth, queries
 from modelplane.api.endpoints import endpoints_table
 from modelplane.api.errors import (
     ApiError,
@@ -394,9 +394,7 @@ class Api:
 
     def recommendations(self, query: dict[str, str]) -> Response:
         """Right-sizing advice per deployment (`modelplane recommend`), from the recorded usage."""
-        window = _int(query, "window") if "window" in query else None
-        if window is not None and window <= 0:
-            raise BadRequest(f"query parameter window must be a number of seconds above 0; got {window}.")
+        window = queries.whole(query, "window", low=1)
         answer = recommendations_for(
             self.store,
             namespace=query.get("namespace") or None,
@@ -407,17 +405,19 @@ class Api:
         return _json(answer)
 
     def logs(self, namespace: str, replica: str, query: dict[str, str]) -> Response:
+        offset = queries.whole(query, "offset", low=0)
+        tail = queries.whole(query, "tail", low=0)
         self.store.get("Replica", namespace, replica)
         path = log_path(self.state_dir, namespace, replica)
         if not path.exists():
             return _json({"text": "", "offset": 0})
-        offset = _int(query, "offset") if "offset" in query else None
-        tail = _int(query, "tail") if "tail" in query else None
         chunk = read_log(path, tail_lines=tail, offset=offset)
         return _json({"text": chunk.text, "offset": chunk.offset})
 
     def watch(self, query: dict[str, str]) -> Response | Deferred:
-        since = _int(query, "since") if "since" in query else self.store.current_rv()
+        asked = queries.whole(query, "since", low=0)
+        since = self.store.current_rv() if asked is None else asked
+        timeout = queries.seconds(query, "timeout", default=MAX_POLL_S, most=MAX_POLL_S)
         kinds = [PLURALS.get(k, k) for k in query["kinds"].split(",")] if query.get("kinds") else None
 
         def answer() -> Response:
@@ -432,10 +432,12 @@ class Api:
 
         if self.store.current_rv() > since:
             return answer()
-        return Deferred(self.hub.wait(_timeout(query)), lambda _: answer())
+        return Deferred(self.hub.wait(timeout), lambda _: answer())
 
     def endpoints(self, query: dict[str, str]) -> Response | Deferred:
-        since = _int(query, "since") if "since" in query else -1
+        asked = queries.whole(query, "since", low=0)
+        since = -1 if asked is None else asked
+        timeout = queries.seconds(query, "timeout", default=MAX_POLL_S, most=MAX_POLL_S)
 
         def answer() -> Response:
             rv = self.store.current_rv()
@@ -445,24 +447,7 @@ class Api:
 
         if self.store.current_rv() > since:
             return answer()
-        return Deferred(self.hub.wait(_timeout(query)), lambda _: answer())
-
-
-def _timeout(query: dict[str, str]) -> float:
-    try:
-        value = float(query.get("timeout", MAX_POLL_S))
-    except ValueError as error:
-        raise BadRequest(
-            f"query parameter timeout must be a number of seconds; got {query['timeout']!r}."
-        ) from error
-    return min(max(value, 0.0), MAX_POLL_S)
-
-
-def _int(query: dict[str, str], key: str) -> int:
-    try:
-        return int(query[key])
-    except ValueError as error:
-        raise BadRequest(f"query parameter {key} must be a whole number; got {query[key]!r}.") from error
+        return Deferred(self.hub.wait(timeout), lambda _: answer())
 
 
 def _require(request: Request, method: str) -> None:

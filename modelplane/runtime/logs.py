@@ -67,7 +67,7 @@ def read_log(
         with open(path, "rb") as file:
             size = os.fstat(file.fileno()).st_size
             if offset is not None:
-                start = offset if offset <= size else 0  # rotated under us: start over
+                start = offset if 0 <= offset <= size else 0  # beyond the end: rotated under us, start over
                 start = max(start, size - limit)
             elif tail_lines is not None:
                 start = _tail_start(file, size, tail_lines, limit)

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
+from modelplane.api import routes
 from modelplane.api.routes import Api, Hub, render_error
 from modelplane.net.errors import HttpError
 from modelplane.net.http import Deferred, Request
@@ -88,3 +89,46 @@ def test_scale_beyond_the_replica_bound_is_refused(api: Api) -> None:
         assert status == 422 and "from 0 to 10,000" in body["error"], body
     status, body = call(api, "GET", "/api/v1/modeldeployments")
     assert status == 200 and body["items"][0]["spec"]["replicas"] == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/v1/watch?since=9223372036854775808",  # one past int64
+        "/api/v1/watch?since=99999999999999999999999999",
+        "/api/v1/watch?since=-5",
+        "/api/v1/watch?since=abc",
+        "/api/v1/watch?since=1e5",
+        "/api/v1/watch?since=1_000",
+        "/api/v1/watch?timeout=nan",
+        "/api/v1/endpoints?since=18446744073709551616",
+        "/api/v1/endpoints?timeout=soon",
+        "/api/v1/recommendations?window=0",
+        "/api/v1/recommendations?window=" + "9" * 5000,
+        "/api/v1/logs/default/r1?offset=-100",
+        "/api/v1/logs/default/r1?offset=9223372036854775808",
+        "/api/v1/logs/default/r1?tail=-1",
+        "/api/v1/logs/default/r1?tail=x",
+    ],
+)
+def test_bad_query_numbers_answer_400_with_a_sentence(api: Api, query: str) -> None:
+    replica = {"deployment": "d", "port": 1}
+    api.store.apply("Replica", "default", "r1", labels={}, spec=replica, last_applied=None, now=0.0)
+    log = routes.log_path(api.state_dir, "default", "r1")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("one\ntwo\n")
+    status, body = call(api, "GET", query)
+    assert status == 400 and body["reason"] == "BadRequest", body
+    key = query.rsplit("?", 1)[1].split("=")[0]
+    assert body["error"].startswith(f"query parameter {key} must be a"), body
+
+
+def test_good_query_numbers_still_work(api: Api) -> None:
+    api.store.apply("Replica", "default", "r1", labels={}, spec={"port": 1}, last_applied=None, now=0.0)
+    log = routes.log_path(api.state_dir, "default", "r1")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("one\ntwo\n")
+    assert call(api, "GET", "/api/v1/logs/default/r1?offset=4") == (200, {"text": "two\n", "offset": 8})
+    assert call(api, "GET", "/api/v1/logs/default/r1?tail=1") == (200, {"text": "two\n", "offset": 8})
+    status, body = call(api, "GET", "/api/v1/watch?since=0&timeout=0")
+    assert status == 200 and body["resourceVersion"] == 1
