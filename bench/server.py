@@ -11,16 +11,34 @@ as one more target of that harness; none of the peers' code is imported here.
     python bench/server.py                       # modelplane + peers (~15 min; installs peers' venvs once)
     python bench/server.py --peers none          # modelplane only (~3 min)
     python bench/server.py --reps 1 --duration 5 # quick look
+
+`--floor` measures the per-request path instead (~4 min): modelplane's iris model without batching
+and with zero-delay batching against the bare floor (bench/floor.py, uvloop + httptools + orjson +
+scikit-learn, the same model file), all servers up at once and the wrk runs alternating between them
+rep by rep, at 1, 4 and 64 connections; medians of the reps, ratios within the run, and the server's
+CPU time per request (from /proc). `--profile` adds a py-spy profile of the unbatched server at 64
+connections (pip install -e .[bench]).
+
+    python bench/server.py --floor [--reps 5 --duration 5] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
+import re
 import shutil
+import signal
+import statistics
 import subprocess
 import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +50,7 @@ SCRATCH = Path(os.environ.get("MODELPLANE_BENCH_SCRATCH", "/tmp/modelplane-bench
 PEERS = ["kserve", "bentoml", "ray-serve-mo64", "ray-serve", "floor-raw", "floor-starlette"]
 IRIS_ROW = [5.1, 3.5, 1.4, 0.2]
 SECTION = "## Model server (bench/server.py)"
+FLOOR_SECTION = "## Model server: the per-request path against the floor (bench/server.py --floor)"
 
 
 def modelplane_target(python: str) -> dict[str, Any]:
@@ -189,6 +208,290 @@ def _our_versions() -> dict[str, str]:
     return out
 
 
+# --floor: the per-request path against the bare floor
+
+
+FLOOR_LUA = r"""
+wrk.method = "POST"
+wrk.body = os.getenv("WRK_BODY")
+wrk.headers["Content-Type"] = "application/json"
+function done(summary, latency, requests)
+   local e = summary.errors
+   io.write(string.format('BENCH_JSON {"requests": %d, "duration_us": %d, "bad_status": %d, ' ..
+      '"socket_errors": %d, "p50_us": %d, "p99_us": %d}\n', summary.requests, summary.duration, e.status,
+      e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+LISTENING = re.compile(r"listening on (?:http://)?[\d.]+:(\d+)")
+V2_ROW = {"inputs": [{"name": "input0", "shape": [1, 4], "datatype": "FP64", "data": IRIS_ROW}]}
+V2_LABEL = {**V2_ROW, "outputs": [{"name": "label"}]}
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Rep:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    cpu_ms_per_req: float
+
+
+@dataclass
+class Row:
+    """One target at one connection count: every rep of the run."""
+
+    target: str
+    connections: int
+    reps: list[Rep] = field(default_factory=list)
+
+    def median(self, attribute: str) -> float:
+        return float(statistics.median(getattr(r, attribute) for r in self.reps))
+
+
+@dataclass
+class FloorTarget:
+    name: str
+    what: str
+    command: list[str]
+    path: str
+    body: dict[str, Any]
+    proc: subprocess.Popen[str] | None = None
+    port: int = 0
+    lines: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            self.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.monotonic() + 120
+        while self.port == 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"{self.name} did not start:\n{''.join(self.lines)}")
+            time.sleep(0.05)
+        body = json.dumps(self.body).encode()
+        while True:  # ready once it answers a request
+            try:
+                request = urllib.request.Request(
+                    self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
+                )
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"{self.name} never answered:\n{''.join(self.lines)}")
+            time.sleep(0.1)
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            match = LISTENING.search(line)
+            if match and self.port == 0:
+                self.port = int(match.group(1))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    def cpu_s(self) -> float:
+        """The server process's user + system CPU time so far."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def floor_targets(python: str) -> list[FloorTarget]:
+    serve = [python, "-c", "from modelplane.cli.serving import serve; serve(prog_name='modelplane serve')"]
+    spec = ROOT / "bench" / "specs"
+    infer = "/v2/models/iris/infer"
+    mp = [*serve, "--port", "0", "--log-level", "error", "-f"]
+    return [
+        FloorTarget(
+            "floor",
+            "BASELINE bench/floor.py: uvloop + httptools + orjson + sklearn predict, nothing else",
+            [python, str(ROOT / "bench" / "floor.py"), "--port", "0"],
+            "/predict",
+            {"features": IRIS_ROW},
+        ),
+        FloorTarget(
+            "nobatch",
+            "modelplane, no batching, OIP v2 asking for `label` (the same predict as the floor)",
+            [*mp, str(spec / "iris-nobatch.yaml")],
+            infer,
+            V2_LABEL,
+        ),
+        FloorTarget(
+            "nobatch-all",
+            "modelplane, no batching, OIP v2 naming no output (label and probabilities: two sklearn calls)",
+            [*mp, str(spec / "iris-nobatch.yaml")],
+            infer,
+            V2_ROW,
+        ),
+        FloorTarget(
+            "batch0",
+            "modelplane, zero-delay batching (maxBatchSize 64, maxLatencyMs 0), OIP v2 asking for `label`",
+            [*mp, str(spec / "iris-batch0.yaml")],
+            infer,
+            V2_LABEL,
+        ),
+    ]
+
+
+def floor_wrk(target: FloorTarget, connections: int, seconds: int, script: Path) -> Rep:
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script), target.url]
+    cpu = target.cpu_s()
+    env = {**os.environ, "WRK_BODY": json.dumps(target.body)}
+    out = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
+    cpu = target.cpu_s() - cpu
+    line = next((x for x in out.splitlines() if x.startswith("BENCH_JSON ")), None)
+    if line is None:
+        sys.exit(f"wrk printed no result against {target.name}:\n{out}")
+    doc = json.loads(line.removeprefix("BENCH_JSON "))
+    requests = max(1, int(doc["requests"]))
+    return Rep(
+        rps=doc["requests"] / (doc["duration_us"] / 1e6),
+        p50_ms=doc["p50_us"] / 1000,
+        p99_ms=doc["p99_us"] / 1000,
+        errors=int(doc["bad_status"]) + int(doc["socket_errors"]),
+        cpu_ms_per_req=1000 * cpu / requests,
+    )
+
+
+def run_floor(args: argparse.Namespace) -> tuple[list[FloorTarget], list[Row], str]:
+    subprocess.run([sys.executable, str(ROOT / "examples" / "build_models.py")], check=True)
+    targets = floor_targets(sys.executable)
+    rows = {(t.name, c): Row(t.name, c) for c in args.connections for t in targets}
+    profile = ""
+    with tempfile.TemporaryDirectory() as scratch:
+        script = Path(scratch) / "post.lua"
+        script.write_text(FLOOR_LUA)
+        try:
+            for target in targets:
+                target.start()
+                floor_wrk(target, 64, args.warmup, script)  # warm-up: caches, the model's call-time mean
+            for rep in range(args.reps):
+                for connections in args.connections:
+                    # alternate the order rep by rep, so no target always runs right after another
+                    order = targets if rep % 2 == 0 else targets[::-1]
+                    for target in order:
+                        result = floor_wrk(target, connections, args.duration, script)
+                        rows[(target.name, connections)].reps.append(result)
+                        print(
+                            f"rep {rep + 1} c{connections:<3} {target.name:12} {result.rps:8.0f} req/s  "
+                            f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
+                            f"cpu {result.cpu_ms_per_req:.3f} ms/req  errors {result.errors}",
+                            flush=True,
+                        )
+            if args.profile:
+                profile = profile_target(targets[1], script, args.duration)
+        finally:
+            for target in targets:
+                target.stop()
+    return targets, list(rows.values()), profile
+
+
+def profile_target(target: FloorTarget, script: Path, seconds: int) -> str:
+    """py-spy's view of one server under 64 connections: the share of samples per function."""
+    assert target.proc is not None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    raw = Path(script.parent) / "profile.txt"
+    load = threading.Thread(target=floor_wrk, args=(target, 64, seconds + 2, script))
+    load.start()
+    time.sleep(1)
+    command = [spy, "record", "-p", str(target.proc.pid), "-d", str(seconds), "-r", "200", "-f", "raw"]
+    subprocess.run([*command, "-o", str(raw), "--idle"], check=True, capture_output=True)
+    load.join()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        total += int(count)
+        frames = {f.split(" (")[0] + " (" + f.rsplit("/", 1)[-1] for f in stack.split(";")}
+        for frame in frames:
+            inclusive[frame] += int(count)
+    picked = [
+        (frame, n)
+        for frame, n in inclusive.most_common(80)
+        if any(
+            k in frame for k in ("modelplane/", "app.py", "http.py", "batching.py", "sklearn", "Runner.run")
+        )
+        or frame.split(" (")[0] in ("predict", "_worker", "select", "Runner.run")
+    ]
+    return "\n".join(f"{100 * n / total:5.1f}%  {frame.rstrip(')')}" for frame, n in picked[:25])
+
+
+def summarise_floor(
+    targets: list[FloorTarget], rows: list[Row], profile: str, args: argparse.Namespace
+) -> str:
+    by = {(r.target, r.connections): r for r in rows}
+    lines = [
+        FLOOR_SECTION,
+        "",
+        "Written by `python bench/server.py --floor` (see its docstring). All servers run at once (1 process "
+        f"each); wrk closed loop, {args.reps} reps x {args.duration} s per row, the targets alternating "
+        "within each rep (order reversed every other rep), medians of each column, errors summed. wrk and "
+        "the servers share the machine's 2 cores and other work runs on it: compare the ratios of one run. "
+        "CPU ms/req = the server process's user+system time over the run / its requests.",
+        "",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+    ]
+    lines += [f"- `{t.name}`: {t.what}" for t in targets]
+    lines += [
+        "",
+        "| target | connections | req/s | vs floor | p50 ms | p99 ms | CPU ms/req | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for connections in args.connections:
+        floor = by[("floor", connections)]
+        for t in targets:
+            r = by[(t.name, connections)]
+            ratios = [a.rps / b.rps for a, b in zip(r.reps, floor.reps, strict=True)]
+            lines.append(
+                f"| {t.name} | {connections} | {r.median('rps'):.0f} | {statistics.median(ratios):.0%} | "
+                f"{r.median('p50_ms'):.2f} | {r.median('p99_ms'):.2f} | {r.median('cpu_ms_per_req'):.3f} | "
+                f"{sum(x.errors for x in r.reps)} |"
+            )
+    lines += ["", "`vs floor` is the median over reps of req/s / the floor's req/s in the same rep.", ""]
+    top = max(args.connections)
+    ours = by.get(("nobatch", top))
+    if ours is not None:
+        ratio = statistics.median(
+            a.rps / b.rps for a, b in zip(ours.reps, by[("floor", top)].reps, strict=True)
+        )
+        verdict = "met" if ratio >= 0.8 else "NOT met"
+        lines.append(
+            f"- Issue 8 §3: without batching, modelplane serves {ratio:.0%} of the floor's req/s at {top} "
+            f"connections (target >= 80%): {verdict}."
+        )
+    if profile:
+        lines += [
+            "",
+            f"py-spy (`--profile`, `nobatch` at 64 connections, {args.duration} s, idle samples included; "
+            "share of samples in each function and what it calls):",
+            "",
+            "```",
+            profile,
+            "```",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -200,7 +503,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     parser.add_argument("--from-json", type=Path, help="re-summarise bench/results/server.json")
+    parser.add_argument("--floor", action="store_true", help="the per-request path against the floor")
+    parser.add_argument("--connections", type=lambda v: [int(c) for c in v.split(",")], default=[1, 4, 64])
+    parser.add_argument("--profile", action="store_true", help="with --floor: a py-spy profile too")
     args = parser.parse_args()
+    if args.floor:
+        if shutil.which("wrk") is None:
+            sys.exit("wrk is not installed: apt-get install wrk")
+        targets, rows, profile = run_floor(args)
+        text = summarise_floor(targets, rows, profile, args)
+        write_section(args.out, FLOOR_SECTION, text)
+        print(text)
+        return
     SCRATCH.mkdir(parents=True, exist_ok=True)
     doc = json.loads(args.from_json.read_text()) if args.from_json else run(args)
     if not args.from_json:  # keep the raw numbers of the run beside the table

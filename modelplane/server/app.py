@@ -89,6 +89,8 @@ class ServedModel:
     error: str | None = None
     inputs: dict[str, TensorSpec] = field(default_factory=dict)
     outputs: dict[str, TensorSpec] = field(default_factory=dict)
+    all_outputs: frozenset[str] = frozenset()  # what a request asks for when it names no output
+    first_output: frozenset[str] = frozenset()  # what a KServe v1 predict asks for
 
     @property
     def name(self) -> str:
@@ -176,6 +178,8 @@ class ModelServer:
         served.model = model
         served.inputs = {s.name: s for s in model.inputs}
         served.outputs = {s.name: s for s in model.outputs}
+        served.all_outputs = frozenset(served.outputs)
+        served.first_output = frozenset(list(served.outputs)[:1])
         served.batcher = Batcher(
             model,
             name=served.name,
@@ -311,17 +315,18 @@ class ModelServer:
             _check_echoed(payload)
             arrays = self._decode_inputs(served, payload.get("inputs"))
             requested = self._requested_outputs(served, payload.get("outputs"))
-            future = batcher.submit(arrays, frozenset(requested) if requested else frozenset(served.outputs))
+            result = batcher.call(arrays, frozenset(requested) if requested else served.all_outputs)
         except ServerError as error:
             self._observe(served, started, error.status)
             raise
         request_id = payload.get("id")
-        return self._answer_later(
-            served,
-            started,
-            future,
-            lambda outputs: self._infer_response(served, request_id, outputs, requested),
-        )
+
+        def respond(outputs: Outputs) -> Response:
+            return self._infer_response(served, request_id, outputs, requested)
+
+        if isinstance(result, asyncio.Future):
+            return self._answer_later(served, started, result, respond)
+        return self._answer(served, started, result, respond)
 
     def _answer_later(
         self,
@@ -339,17 +344,29 @@ class ModelServer:
                 self._observe(served, started, CLIENT_CLOSED)
                 raise asyncio.CancelledError
             try:
-                response = respond(done.result())
+                outputs = done.result()
             except ServerError as error:
                 self._observe(served, started, error.status)
                 return render_error(error)
-            except Exception as error:  # an answer that cannot be encoded is still counted
-                self._observe(served, started, 500)
-                raise ServerError(f"could not encode the answer: {type(error).__name__}: {error}") from error
-            self._observe(served, started, 200)
-            return response
+            return self._answer(served, started, outputs, respond)
 
         return Deferred(future, finish)
+
+    def _answer(
+        self, served: ServedModel, started: float, outputs: Outputs, respond: Callable[[Outputs], Response]
+    ) -> Response:
+        """The response for a model's outputs (now, or once its batch has run), counted in the metrics.
+        A request answered inline never waits between loop iterations, so it is never in flight."""
+        try:
+            response = respond(outputs)
+        except ServerError as error:
+            self._observe(served, started, error.status)
+            return render_error(error)
+        except Exception as error:  # an answer that cannot be encoded is still counted
+            self._observe(served, started, 500)
+            raise ServerError(f"could not encode the answer: {type(error).__name__}: {error}") from error
+        self._observe(served, started, 200)
+        return response
 
     def _infer_response(
         self, served: ServedModel, request_id: Any, outputs: Outputs, requested: list[str]
@@ -433,9 +450,7 @@ class ModelServer:
             if spec is not None:
                 array = tensors.conform(array, spec, where="instances")
             first = next(iter(served.outputs), None)
-            future = batcher.submit(
-                {spec.name if spec else "input0": array}, frozenset([first] if first else [])
-            )
+            result = batcher.call({spec.name if spec else "input0": array}, served.first_output)
         except ServerError as error:
             self._observe(served, started, error.status)
             raise
@@ -445,7 +460,9 @@ class ModelServer:
             self._check_size_floor([outputs[name]])
             return self._bounded_json({"predictions": _nested(outputs[name])})
 
-        return self._answer_later(served, started, future, respond)
+        if isinstance(result, asyncio.Future):
+            return self._answer_later(served, started, result, respond)
+        return self._answer(served, started, result, respond)
 
     def _check_size_floor(self, arrays: Iterable[Array]) -> None:
         """Refuse an answer too large for --max-response-size from its arrays, before building it."""

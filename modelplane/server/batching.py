@@ -1,7 +1,8 @@
 """Dynamic batching: concurrent requests for one model merged into one model call.
 
 Invariants:
-- The model runs one batch at a time, in its own worker thread (a model is one device stream).
+- The model runs one batch at a time (a model is one device stream): in its own worker thread, or,
+  without batching, inline on the event loop when its calls are known to be short (below).
 - A batch holds at most `max_batch_size` rows. While the model is busy, requests queue; when it frees,
   the queued requests are merged at once. When it is idle, the oldest queued request waits at most
   `max_latency_s` for others to join (Triton's max_queue_delay), then the batch runs, full or not.
@@ -9,6 +10,20 @@ Invariants:
   first in line for the next batch, so order is kept per kind of request.
 - Every request gets exactly its own rows back, in order; a failing batch fails only its own requests.
 - No task per request: the queue is driven by loop callbacks (`call_at`, future done-callbacks).
+
+Inline calls. A hop to the worker thread and back costs about as much as a small scikit-learn
+predict (~0.1 ms), and while it happens both the loop and the worker wait on each other: without
+batching that hand-off, not the model, bounded the throughput. So `call` runs the model right away,
+on the loop, when batching is off, the model is idle with nothing queued, and its calls are short:
+the fastest of its last `WINDOW` calls (scaled up for a request with more rows than its mean)
+took less than `INLINE_BELOW_S`. The first call, and every call of a slow model, goes to the
+worker thread, which keeps measuring; a model whose last `WINDOW` calls were all slow leaves the
+loop again. The fastest, not the mean: a call's wall-clock time includes the waits of a busy
+machine (the process preempted; in the worker, the GIL held by the loop, which under load can be
+ten times the model's own time), and such waits must not keep a fast model off the loop. A model
+whose calls are mostly fast but sometimes long (not one seen so far) would run inline and hold
+the loop for those; give it `spec.batching` to keep it in its worker. With
+batching on, calls always go to the worker: requests that arrive while it runs form the next batch.
 """
 
 from __future__ import annotations
@@ -27,6 +42,10 @@ from modelplane.server.model import Array, Model
 
 Outputs = Mapping[str, Array]
 BatchObserver = Callable[[int, float], None]  # (rows in the batch, seconds the model took)
+
+INLINE_BELOW_S = 0.001  # a model call expected to take less than this runs inline on the event loop
+WINDOW = 8  # a model's call time is the fastest of its last this many calls
+ROWS_WEIGHT = 0.2  # the weight of the newest call in the mean rows per call
 
 
 @dataclass(eq=False)
@@ -48,6 +67,15 @@ def rows_of(inputs: Mapping[str, Array]) -> int:
     if len(sizes) != 1:
         raise InvalidInput(f"all inputs must have the same first (batch) dimension; got {sorted(sizes)}.")
     return sizes.pop()
+
+
+def runs_inline(call_s: float | None, mean_rows: float, rows: int) -> bool:
+    """Whether a call of `rows` rows may run on the event loop: the model's call time, scaled
+    linearly for a request larger than its mean call, stays under `INLINE_BELOW_S`. An unmeasured
+    model (`call_s` None) never runs inline."""
+    if call_s is None:
+        return False
+    return call_s * max(1.0, rows / mean_rows) < INLINE_BELOW_S
 
 
 class Batcher:
@@ -76,13 +104,50 @@ class Batcher:
         self._loop = asyncio.get_running_loop()
         self._on_batch = on_batch
         self._on_dequeue = on_dequeue
+        self._closed = False
+        self._mean_rows = 1.0
+        self._recent_calls: deque[float] = deque(maxlen=WINDOW)
 
     @property
     def queued(self) -> int:
         return len(self._queue)
 
+    @property
+    def call_s(self) -> float | None:
+        """The model's call time: the fastest of its last `WINDOW` calls; None before the first."""
+        return min(self._recent_calls) if self._recent_calls else None
+
+    def call(self, inputs: Mapping[str, Array], outputs: frozenset[str]) -> Outputs | asyncio.Future[Outputs]:
+        """One request: its outputs now, when the model may run inline (see the module docstring), or a
+        future as from `submit`. A failing inline call raises `InferenceError`, as the future would."""
+        if self._merge or self._busy or self._queue or self._closed:
+            return self.submit(inputs, outputs)
+        rows = self._rows_of(inputs)
+        if not runs_inline(self.call_s, self._mean_rows, rows):
+            return self.submit(inputs, outputs)
+        if self._on_dequeue is not None:
+            self._on_dequeue(0.0)
+        result, seconds = self._timed(inputs, outputs)
+        self._measured(rows, seconds)
+        try:
+            if isinstance(result, Exception):
+                raise result
+            return _check(result, rows)
+        except InferenceError:
+            raise
+        except Exception as error:  # the model's failure is its caller's 500
+            raise InferenceError(_message(error)) from error
+
     def submit(self, inputs: Mapping[str, Array], outputs: frozenset[str]) -> asyncio.Future[Outputs]:
         """Queue one request; the future resolves to its own rows of each output."""
+        rows = self._rows_of(inputs)
+        future: asyncio.Future[Outputs] = self._loop.create_future()
+        self._queue.append(_Pending(inputs, rows, outputs, future, time.perf_counter()))
+        if not self._busy:
+            self._schedule()
+        return future
+
+    def _rows_of(self, inputs: Mapping[str, Array]) -> int:
         rows = rows_of(inputs)
         if rows == 0:
             raise InvalidInput("the request has no rows; send at least one.")
@@ -91,32 +156,30 @@ class Batcher:
                 f"the request has {rows} rows but model '{self._name}' takes at most {self._max_rows} rows "
                 "per batch (spec.batching.maxBatchSize). Split the request."
             )
-        future: asyncio.Future[Outputs] = self._loop.create_future()
-        self._queue.append(_Pending(inputs, rows, outputs, future, time.perf_counter()))
-        if not self._busy:
-            self._schedule()
-        return future
+        return rows
 
     def close(self) -> None:
+        self._closed = True
         if self._timer is not None:
             self._timer.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _schedule(self) -> None:
-        """Run a batch now if one is due, or arm a timer for when the oldest request's wait ends."""
-        if self._busy or not self._queue:
-            return
-        queued_rows = 0
-        for pending in self._queue:
-            queued_rows += pending.rows
-            if queued_rows >= self._max_rows:
-                break
-        deadline = self._queue[0].enqueued + self._max_latency
-        now = time.perf_counter()
-        if queued_rows >= self._max_rows or now >= deadline:
+        """Run batches while one is due (inline ones one after another), or arm a timer for when the
+        oldest request's wait ends."""
+        while not self._busy and self._queue:
+            queued_rows = 0
+            for pending in self._queue:
+                queued_rows += pending.rows
+                if queued_rows >= self._max_rows:
+                    break
+            deadline = self._queue[0].enqueued + self._max_latency
+            now = time.perf_counter()
+            if queued_rows < self._max_rows and now < deadline:
+                if self._timer is None:
+                    self._timer = self._loop.call_later(deadline - now, self._on_timer)
+                return
             self._dispatch()
-        elif self._timer is None:
-            self._timer = self._loop.call_later(deadline - now, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -148,12 +211,13 @@ class Batcher:
         return batch
 
     def _dispatch(self) -> None:
+        """Start the next batch: in the worker thread, or (without batching, for a model known to be
+        fast) run it inline and answer it before returning."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         batch = self._take()
         if not batch:  # every request taken was abandoned by its client
-            self._schedule()
             return
         now = time.perf_counter()
         if self._on_dequeue is not None:
@@ -169,21 +233,55 @@ class Batcher:
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(failure)
-            self._schedule()
             return
         wanted = frozenset().union(*(p.outputs for p in batch))
+        rows = sum(p.rows for p in batch)
+        if not self._merge and runs_inline(self.call_s, self._mean_rows, rows):
+            result, seconds = self._timed(inputs, wanted)
+            self._measured(rows, seconds)
+            self._settle(batch, rows, result)
+            return
         self._busy = True
-        started = time.perf_counter()
-        running = self._loop.run_in_executor(self._executor, self._model.predict, inputs, wanted)
-        running.add_done_callback(lambda done: self._finish(done, batch, started))
+        running = self._loop.run_in_executor(self._executor, self._timed, inputs, wanted)
+        running.add_done_callback(lambda done: self._finish(done, batch, rows))
 
-    def _finish(self, done: asyncio.Future[Outputs], batch: list[_Pending], started: float) -> None:
-        self._busy = False
-        total = sum(p.rows for p in batch)
-        if self._on_batch is not None:
-            self._on_batch(total, time.perf_counter() - started)
+    def _timed(
+        self, inputs: Mapping[str, Array], wanted: frozenset[str]
+    ) -> tuple[Outputs | Exception, float]:
+        """The model's answer, or the exception it raised, and the seconds it took."""
+        started = time.perf_counter()
         try:
-            outputs = _check(done.result(), total)
+            result: Outputs | Exception = self._model.predict(inputs, wanted)
+        except Exception as error:
+            result = error
+        return result, time.perf_counter() - started
+
+    def _measured(self, rows: int, seconds: float) -> None:
+        self._recent_calls.append(seconds)
+        self._mean_rows += ROWS_WEIGHT * (rows - self._mean_rows)
+        if self._on_batch is not None:
+            self._on_batch(rows, seconds)
+
+    def _finish(
+        self, done: asyncio.Future[tuple[Outputs | Exception, float]], batch: list[_Pending], rows: int
+    ) -> None:
+        self._busy = False
+        result: Outputs | BaseException
+        try:
+            result, seconds = done.result()
+        except (Exception, asyncio.CancelledError) as error:  # the executor was shut down
+            result = error
+        else:
+            self._measured(rows, seconds)
+        self._settle(batch, rows, result)
+        self._schedule()
+
+    def _settle(self, batch: list[_Pending], rows: int, result: Outputs | BaseException) -> None:
+        """Give each request of the batch its own rows, or the batch's failure."""
+        try:
+            if isinstance(result, BaseException):
+                raise result
+            outputs = _check(result, rows)
         except (Exception, asyncio.CancelledError) as error:  # the model's failure is its callers' 500
             failure = error if isinstance(error, InferenceError) else InferenceError(_message(error))
             for pending in batch:
@@ -196,7 +294,6 @@ class Batcher:
                 if not pending.future.done():
                     pending.future.set_result({n: a[offset:end] for n, a in outputs.items()})
                 offset = end
-        self._schedule()
 
 
 def _check(outputs: Outputs, rows: int) -> Outputs:
