@@ -12,6 +12,9 @@ the request goes to the replica):
     GET  /metrics                                        Prometheus, per deployment and version
     GET  /router/endpoints                               the endpoints table in use (for debugging)
 
+Paths are read by `net/paths.py`, as the model server reads them: a path that cannot name a model
+(empty segment, `..`, percent-encoding, too long) gets 400; HEAD goes wherever GET does.
+
 Every request is handled with loop callbacks, no task: a choice (picking.py), a slot (queueing.py),
 one pooled upstream request (net/client.py), and a Deferred answer for the HTTP server. Each request
 has a phase (phases.py: routing, queued, held, in flight, retrying, done); every move goes through
@@ -60,6 +63,7 @@ from modelplane.net.client import (
 )
 from modelplane.net.errors import HttpError, MethodNotAllowed
 from modelplane.net.http import JSON, Deferred, Request, Response
+from modelplane.net.paths import ModelPath, Op, match
 from modelplane.router.errors import BadGateway, GatewayTimeout, NoReadyReplicas, QueueFull, RouteNotFound
 from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S, Holding
 from modelplane.router.metrics import CLIENT_CLOSED, CONTENT_TYPE, RouterMetrics, VersionStats
@@ -125,6 +129,7 @@ class Forward:
     replica: Endpoint | None = None  # the replica of its attempt in flight (or its last one)
     upstream: asyncio.Future[UpstreamResponse] | None = None  # the attempt on the wire
     phase: Phase = Phase.ROUTING
+    pinned: bool = False  # it names its version (`/versions/{v}`): it never moves to another
 
 
 class Proxy:
@@ -200,53 +205,37 @@ class Proxy:
 
     # routing
     def handle(self, request: Request) -> Response | Deferred:
-        path = request.path
-        if len(path) > 1 and path.endswith("/"):
-            path = path.rstrip("/")
-        namespace = DEFAULT_NAMESPACE
-        if path.startswith("/ns/"):
-            namespace, sep, rest = path[4:].partition("/")
-            if not namespace or not sep:
-                raise RouteNotFound(f"no route for {request.method} {request.path}; use /ns/NAMESPACE/v2/...")
-            path = "/" + rest
-        if path.startswith("/v2/models/"):
-            return self._v2_model(request, namespace, path)
-        if path.startswith("/v1/models/"):
-            return self._v1_model(request, namespace, path)
-        if path == "/v2/models":
+        target = match(request.path)  # BadPath: 400
+        namespace = target.namespace or DEFAULT_NAMESPACE
+        model = target.model
+        if model is not None:
+            return self._model(request, namespace, model, target.path)
+        if target.path == "/v2/models":
             _require(request, "GET")
             return self._list(namespace)
-        route = _STATIC.get(path) if namespace == DEFAULT_NAMESPACE else None
+        route = _STATIC.get(target.path) if namespace == DEFAULT_NAMESPACE else None
         if route is None:
+            if target.namespace is not None and target.path == "/":
+                raise RouteNotFound(f"no route for {request.method} {request.path}; use /ns/NAMESPACE/v2/...")
+            if target.path.startswith(("/v2/models/", "/v1/models/")):
+                raise RouteNotFound(f"no route for {request.method} {request.path}.")
             raise RouteNotFound(f"no route for {request.method} {request.path}; see /v2/models.")
         _require(request, "GET")
         return route(self)
 
-    def _v2_model(self, request: Request, namespace: str, path: str) -> Response | Deferred:
-        parts = path[len("/v2/models/") :].split("/")
-        route = self._find(namespace, parts[0])
-        version: str | None = None
-        if len(parts) >= 3 and parts[1] == "versions":
-            version, tail = parts[2], parts[3:]
-            if version not in route.live:
-                live = ", ".join(sorted(route.live)) or "none"
-                raise RouteNotFound(f"model {route.label} has no live version '{version}'; live: {live}.")
-        else:
-            tail = parts[1:]
-        if tail == ["ready"]:
+    def _model(self, request: Request, namespace: str, model: ModelPath, path: str) -> Response | Deferred:
+        route = self._find(namespace, model.name)
+        version = model.version
+        if version is not None and version not in route.live:
+            live = ", ".join(sorted(route.live)) or "none"
+            raise RouteNotFound(f"model {route.label} has no live version '{version}'; live: {live}.")
+        if model.op is Op.READY:
             _require(request, "GET")
             return self._model_ready(route, version)
-        if tail and tail != ["infer"]:
-            raise RouteNotFound(f"no route for {request.method} {request.path}.")
-        return self._forward(route, version, request, path)
-
-    def _v1_model(self, request: Request, namespace: str, path: str) -> Response | Deferred:
-        rest = path[len("/v1/models/") :]
-        if rest.endswith(":predict"):
-            return self._forward(self._find(namespace, rest[: -len(":predict")]), None, request, path)
-        _require(request, "GET")
-        route = self._find(namespace, rest)
-        return _json({"name": route.deployment.name, "ready": self._has_serving(route, None)})
+        if model.op is Op.V1_READY:
+            _require(request, "GET")
+            return _json({"name": route.deployment.name, "ready": self._has_serving(route, None)})
+        return self._forward(route, version, request, path)  # metadata, infer, predict: the replica's
 
     def _find(self, namespace: str, name: str) -> Route:
         route = self.routes.get((namespace, name))
@@ -323,6 +312,7 @@ class Proxy:
             answer,
             started,
             self.retries,
+            pinned=pinned is not None,
         )
         if version is None or version not in route.serving:
             self._hold(forward)
@@ -374,7 +364,7 @@ class Proxy:
             rng=self.rng,
             avoid=avoid,
         )
-        if endpoint is not None and endpoint.replica in forward.tried and not _pinned(forward):
+        if endpoint is not None and endpoint.replica in forward.tried and not forward.pinned:
             # a retry with no other replica of its version (e.g. mid-rollout): any other version's
             # replica answers better than the one that just failed; a pinned version never moves
             everyone = tuple(e for endpoints in route.serving.values() for e in endpoints)
@@ -455,7 +445,7 @@ class Proxy:
         none to draw (or a pinned version with none), it is held.
         """
         forward.route = route
-        if forward.version not in route.serving and not _pinned(forward):
+        if forward.version not in route.serving and not forward.pinned:
             version = choose_version(route.weights, route.serving, self.rng)
             if version is not None:
                 self._move(forward, version)
@@ -506,7 +496,7 @@ class Proxy:
         """
         holding = self._held[route.deployment.key]
         for forward in holding.waiters():
-            pinned = _pinned(forward)
+            pinned = forward.pinned
             if pinned and forward.version not in route.live:
                 holding.remove(forward)
                 live = ", ".join(sorted(route.live)) or "none"
@@ -541,7 +531,7 @@ class Proxy:
 
     def _no_ready(self, forward: Forward, *, waited: bool) -> Response:
         label = forward.route.label
-        which = f"version '{forward.version}' of {label}" if _pinned(forward) else label
+        which = f"version '{forward.version}' of {label}" if forward.pinned else label
         if self.draining:
             message = f"no ready replicas for {which}; the router is shutting down."
         elif forward.route.deployment.replicas == 0:
@@ -597,11 +587,6 @@ class Proxy:
         if response is not None and not forward.answer.done():
             forward.stats.observe(response.status, self.clock() - forward.started)
             forward.answer.set_result(response)
-
-
-def _pinned(forward: Forward) -> bool:
-    """Whether the request names its version (`/versions/{v}` in its path): it never moves to another."""
-    return "/versions/" in forward.path.partition("?")[0]
 
 
 def _answer(done: asyncio.Future[Response]) -> Response:

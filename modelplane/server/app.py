@@ -31,6 +31,7 @@ import numpy as np
 import orjson
 
 from modelplane import __version__
+from modelplane.net import paths
 from modelplane.net.errors import HttpError
 from modelplane.net.http import Deferred, HttpServer, Limits, Request, Response
 from modelplane.server import tensors
@@ -212,44 +213,31 @@ class ModelServer:
 
     # routing
     def handle(self, request: Request) -> Response | Deferred:
-        path = request.path.rstrip("/") or "/"
-        if path.startswith("/v2/models/"):
-            return self._model_route(request, path[len("/v2/models/") :])
-        if path.startswith("/v1/models/"):
-            return self._v1_route(request, path[len("/v1/models/") :])
-        route = _STATIC.get(path)
+        target = paths.match(request.path)  # net/paths.py, as the router reads paths; BadPath: 400
+        model = target.model
+        if model is not None and target.namespace is None:  # /ns/... is the router's, never sent here
+            return self._model_route(request, model)
+        route = _STATIC.get(target.path) if target.namespace is None else None
         if route is None:
             raise ModelNotFound(f"no route for {request.method} {request.path}; see /v2 and /v2/models.")
         _require(request, "GET")
         return route(self)
 
-    def _model_route(self, request: Request, rest: str) -> Response | Deferred:
-        parts = rest.split("/")
-        served = self._find(parts[0])
-        version: str | None = None
-        if len(parts) >= 3 and parts[1] == "versions":
-            version, tail = parts[2], parts[3:]
-        else:
-            tail = parts[1:]
-        served.check_version(version)
-        if not tail:
+    def _model_route(self, request: Request, model: paths.ModelPath) -> Response | Deferred:
+        if model.op is paths.Op.V1_PREDICT:
+            _require(request, "POST")
+            return self._v1_predict(self._find(model.name), request)
+        if model.op is paths.Op.V1_READY:
             _require(request, "GET")
-            return self._metadata(served)
-        if tail == ["ready"]:
-            _require(request, "GET")
-            return self._model_ready(served)
-        if tail == ["infer"]:
+            served = self._find(model.name)
+            return _json({"name": served.name, "ready": served.state is ModelState.READY})
+        served = self._find(model.name)
+        served.check_version(model.version)
+        if model.op is paths.Op.INFER:
             _require(request, "POST")
             return self._infer(served, request)
-        raise ModelNotFound(f"no route for {request.method} {request.path}.")
-
-    def _v1_route(self, request: Request, rest: str) -> Response | Deferred:
-        if rest.endswith(":predict"):
-            _require(request, "POST")
-            return self._v1_predict(self._find(rest[: -len(":predict")]), request)
         _require(request, "GET")
-        served = self._find(rest)
-        return _json({"name": served.name, "ready": served.state is ModelState.READY})
+        return self._metadata(served) if model.op is paths.Op.METADATA else self._model_ready(served)
 
     def _find(self, name: str) -> ServedModel:
         served = self.models.get(name)
