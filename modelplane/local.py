@@ -41,7 +41,7 @@ from modelplane.controllers.scheduling import Scheduling
 from modelplane.net.http import HttpServer
 from modelplane.runtime import NodeAgent, ProcessRuntime, ReplicaRuntime, SimulatedRuntime
 from modelplane.scheduler import ScoringStrategy
-from modelplane.store import Store
+from modelplane.store import Store, private_dir
 
 log = logging.getLogger("modelplane.controlplane")
 
@@ -91,7 +91,7 @@ def _runtime(settings: Settings, rng: random.Random) -> ReplicaRuntime:
 
 async def run(settings: Settings, *, on_listening: Callable[[int], None]) -> int:
     state_dir = settings.state_dir
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir)  # objects, events, logs, token: nothing other users may read
     token: str | None = None
     if not auth.is_loopback(settings.host):
         token = auth.read_token(state_dir)

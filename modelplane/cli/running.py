@@ -30,6 +30,7 @@ from modelplane.api import auth
 from modelplane.local import RuntimeKind, Settings
 from modelplane.local import run as run_control_plane
 from modelplane.scheduler import ScoringStrategy
+from modelplane.store import open_private, private_dir
 
 LISTENING = re.compile(r"listening on (http://[^\s]+)")
 DOWN_TIMEOUT_S = 180.0
@@ -75,7 +76,7 @@ def controlplane(
 
 
 def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it from here
+    log = open(log_path, "ab", opener=open_private)  # noqa: SIM115 - the child owns it from here
     return subprocess.Popen(
         argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
     )
@@ -150,7 +151,7 @@ def up(
 ) -> None:
     """Start the control plane (API on --port) and the router (inference on --ingress-port)."""
     state = state_dir_of(state_dir)
-    state.mkdir(parents=True, exist_ok=True)
+    private_dir(state)  # objects, events, logs, token: nothing other users may read
     previous = _read_state(state)
     if previous and _call(previous["api"] + "/healthz", auth.read_token(state)):
         raise click.ClickException(

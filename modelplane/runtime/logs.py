@@ -48,6 +48,7 @@ class LogRotator:
             if older.exists():
                 older.replace(_numbered(path, index + 1))
         shutil.copyfile(path, _numbered(path, 1))
+        os.chmod(_numbered(path, 1), 0o600)  # as private as the log (store/private.py)
         os.truncate(path, 0)
 
 

@@ -24,6 +24,7 @@ from modelplane.runtime.protocol import Key, key_of
 from modelplane.runtime.supervisor import Clock, ReplicaSupervisor
 from modelplane.spec import API_VERSION
 from modelplane.spec.replica import Replica, ReplicaPhase, ReplicaStatus
+from modelplane.store import private_dir
 
 PORT_RANGE = (20000, 32000)
 
@@ -89,8 +90,8 @@ class ProcessRuntime:
         self.clock = clock
         self._rng = rng or random.Random()
         self._supervisors: dict[Key, ReplicaSupervisor] = {}
-        (state_dir / "logs").mkdir(parents=True, exist_ok=True)
-        (state_dir / "replicas").mkdir(parents=True, exist_ok=True)
+        private_dir(state_dir / "logs")
+        private_dir(state_dir / "replicas")
 
     def start(self, replica: Replica, *, taken_ports: Set[int]) -> Replica:
         if replica.spec.port == 0 and not replica.spec.job:

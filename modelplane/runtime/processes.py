@@ -115,8 +115,8 @@ def launch_argv(launch: Launch) -> list[str]:
 
 def spawn(launch: Launch) -> ChildProcess:
     """Start the process in a new session; SpawnError when it cannot start at all."""
-    launch.log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_fd = os.open(launch.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    launch.log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: store/private.py
+    log_fd = os.open(launch.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         popen = subprocess.Popen(
             launch_argv(launch),

@@ -30,6 +30,7 @@ from modelplane.store.objects import (
     StoredObject,
     rfc3339,
 )
+from modelplane.store.private import open_private, private_dir
 from modelplane.store.selectors import Operator, Requirement, Selector, parse_selector
 from modelplane.store.store import ApplyResult, Store
 from modelplane.store.usage import USAGE_RETENTION_S, USAGE_SAMPLES_KEPT, UsageSample
@@ -63,6 +64,8 @@ __all__ = [
     "StoreError",
     "StoredObject",
     "UsageSample",
+    "open_private",
     "parse_selector",
+    "private_dir",
     "rfc3339",
 ]

@@ -11,6 +11,8 @@ an fsync per write; a local control plane re-converges from its YAML, so NORMAL 
 Concurrency: one connection, shared by the asyncio thread and worker threads, guarded by one lock;
 every write is one `BEGIN IMMEDIATE … COMMIT` transaction, so readers never see half of a write.
 
+Privacy: the directory is 0700 and the file 0600 (`private.py`), so the WAL and SHM files are too.
+
 Schema: `schema_version` holds one row; `MIGRATIONS[i]` moves the schema from version i to i + 1.
 A file written by a newer schema is refused rather than guessed at.
 """
@@ -24,8 +26,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from modelplane.store.errors import IncompatibleState
+from modelplane.store.private import create_private, private_dir, tighten
 
 FILE_NAME = "state.db"
+WAL_SUFFIX, SHM_SUFFIX = "-wal", "-shm"
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -81,9 +85,12 @@ class Database:
     """The connection to `<state_dir>/state.db`, migrated to `SCHEMA_VERSION` on open."""
 
     def __init__(self, state_dir: Path | str) -> None:
-        directory = Path(state_dir)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = private_dir(Path(state_dir))
         self.path = directory / FILE_NAME
+        # created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same mode
+        create_private(self.path)
+        for side in (WAL_SUFFIX, SHM_SUFFIX):
+            tighten(self.path.with_name(FILE_NAME + side))  # left by an older modelplane
         self._lock = threading.Lock()
         # isolation_level=None: sqlite3 opens no implicit transactions; `write()` issues BEGIN itself.
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
