@@ -1,8 +1,13 @@
 """Shared test helpers: wait for a condition, start a real modelplane process (a model server, a
-router, a control plane) and talk HTTP to it."""
+router, a control plane) and talk HTTP to it, and find and kill every process a test left behind.
+
+A test that uses a control-plane fixture (`CONTROL_PLANE_FIXTURES`) is marked `slow` at collection
+(`pytest -m "not slow"` leaves them out); a test that starts one otherwise carries the mark itself,
+and `require_slow` fails one that does not."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -12,11 +17,35 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
+
+CONTROL_PLANE_FIXTURES: Final = frozenset({"control_plane"})
+"""Fixtures that start a real control plane (tests/api/conftest.py): each test using one is slow."""
+
+_current: dict[str, pytest.Item] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if CONTROL_PLANE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _current["item"] = item
+
+
+def require_slow(what: str) -> None:
+    """Fail the running test unless it is marked slow (it `what`, which takes seconds)."""
+    item = _current.get("item")
+    if item is not None and item.get_closest_marker("slow") is None:
+        pytest.fail(f"{item.nodeid} {what}: mark it @pytest.mark.slow (or use a fixture that does).")
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.02) -> None:
@@ -34,6 +63,77 @@ def stop_process(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class Proc:
+    """A process seen in /proc; its start time tells it apart from a later one given the same pid."""
+
+    pid: int
+    pgid: int
+    start: int
+
+
+def _stat(pid: int) -> tuple[int, int, int, str] | None:
+    """(ppid, pgid, start time, state) of `pid` from /proc/PID/stat; None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), int(fields[2]), int(fields[19]), fields[0]
+
+
+def processes_of(marker: str, pids: Iterable[int] = ()) -> set[Proc]:
+    """Every live process whose command line contains `marker` (a control plane's state dir: the
+    control plane, its router and its model replicas name it), or whose pid is in `pids`, and all
+    their descendants (a Job's command names no state dir). Empty without /proc."""
+    table: dict[int, tuple[int, int, int, str]] = {}
+    roots = {pid for pid in pids if pid > 1}
+    # the path as a whole argument or a folder of one: /x/state, not /x/state2
+    names = (marker.encode() + b"\0", marker.encode() + b"/")
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        stat = _stat(pid)
+        if stat is None or stat[3] == "Z":
+            continue
+        table[pid] = stat
+        try:
+            command = (entry / "cmdline").read_bytes() + b"\0"
+            if any(name in command for name in names):
+                roots.add(pid)
+        except OSError:
+            continue
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, *_) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = set(), [pid for pid in roots if pid in table]
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, []))
+    found -= {os.getpid(), os.getppid()}
+    return {Proc(pid, table[pid][1], table[pid][2]) for pid in found}
+
+
+def alive(proc: Proc) -> bool:
+    """Whether the process recorded in `proc` still runs (a zombie does not)."""
+    stat = _stat(proc.pid)
+    return stat is not None and stat[2] == proc.start and stat[3] != "Z"
+
+
+def kill_processes(procs: Iterable[Proc]) -> None:
+    """SIGKILL each recorded process that still runs, with its whole process group when it leads
+    one (replicas, the control plane and the router each run in a session of their own)."""
+    own_group = os.getpgid(0)
+    for proc in procs:
+        if not alive(proc):
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if proc.pgid == proc.pid and proc.pgid != own_group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                os.kill(proc.pid, signal.SIGKILL)
 
 
 def exchange(

@@ -1,6 +1,10 @@
 """A real local control plane for integration tests: `modelplane up --detach` in a temporary state
 dir, the API and the router on free ports, `modelplane down` afterwards. Plus a closed-loop load
-generator that counts every failed request."""
+generator that counts every failed request.
+
+Whatever `down` does (fails, hangs, leaves a replica behind), the fixture leaves no process: it
+records the control plane, the router, the replicas and all their descendants before `down`, and
+SIGKILLs (by process group) whichever of them still runs after it."""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import contextlib
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import kill_processes, processes_of, require_slow, wait_for
 
 CLI = [sys.executable, "-m", "modelplane.cli.main"]
 
@@ -52,7 +55,7 @@ class ControlPlane:
 
     def infer(self, model: str, body: bytes, *, prefix: str = "") -> tuple[int, Any]:
         """POST `body` to `model` through the router (`prefix` "/ns/<namespace>" for another namespace)."""
-        return _exchange("POST", f"{self.ingress}{prefix}/v2/models/{model}/infer", body)
+        return _exchange("POST", f"{self.ingress}{prefix}/v2/models/{model}/infer", body, json_body=True)
 
     def apply(self, text: str, folder: Path) -> None:
         path = folder / "applied.yaml"
@@ -96,20 +99,28 @@ class ControlPlane:
 
 
 @contextlib.contextmanager
-def running_control_plane(tmp_path: Path, env: dict[str, str]) -> Iterator[ControlPlane]:
+def running_control_plane(
+    tmp_path: Path, env: dict[str, str], *, down_timeout: float = 180
+) -> Iterator[ControlPlane]:
+    require_slow("starts a control plane")
     state = tmp_path / "state"
     done = run_cli("up", "--detach", "--state-dir", str(state), "--port", "0", "--ingress-port", "0", env=env)
-    assert done.returncode == 0, done.stdout + done.stderr
+    if done.returncode != 0:
+        kill_processes(processes_of(str(state)))
+        raise AssertionError(done.stdout + done.stderr)
     urls = json.loads((state / "up.json").read_text())
     plane = ControlPlane(state=state, api=urls["api"], ingress=urls["ingress"], env=env)
     try:
         yield plane
     finally:
-        down = run_cli("down", "--state-dir", str(state), timeout=180)
-        for pid in [r["status"].get("pid") for r in _safe_replicas(plane)]:
-            if pid:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
+        started = processes_of(str(state), _started_pids(plane))
+        try:
+            down = run_cli("down", "--state-dir", str(state), timeout=down_timeout)
+        except subprocess.TimeoutExpired:
+            late = f"modelplane down took over {down_timeout} s"
+            down = subprocess.CompletedProcess(["down"], -1, "", late)
+        finally:  # a replica `down` left behind, or everything when it failed
+            kill_processes(started | processes_of(str(state)))
         assert down.returncode == 0, down.stdout + down.stderr
 
 
@@ -120,9 +131,11 @@ def control_plane(tmp_path: Path) -> Iterator[ControlPlane]:
         yield plane
 
 
-def _exchange(method: str, url: str, body: bytes | None) -> tuple[int, Any]:
-    """(status, JSON answer) of one request; an error status is an answer too, not an exception."""
-    request = urllib.request.Request(url, data=body, method=method)
+def _exchange(method: str, url: str, body: bytes | None, *, json_body: bool = False) -> tuple[int, Any]:
+    """(status, JSON answer) of one request; an error status is an answer too, not an exception.
+    `json_body`: say so (urllib would send application/x-www-form-urlencoded, which the router refuses)."""
+    headers = {"Content-Type": "application/json"} if json_body else {}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -130,11 +143,21 @@ def _exchange(method: str, url: str, body: bytes | None) -> tuple[int, Any]:
         return error.code, json.loads(error.read())
 
 
-def _safe_replicas(plane: ControlPlane) -> list[dict[str, Any]]:
+def _started_pids(plane: ControlPlane) -> list[int]:
+    """The control plane and router in up.json, and every replica the API knows (one restarted by hand
+    adopts replicas that are not its children)."""
     try:
-        return plane.replicas()
-    except (OSError, urllib.error.URLError):
-        return []
+        record = json.loads((plane.state / "up.json").read_text())
+        pids = [int(record["controlplane"]["pid"]), int(record["router"]["pid"])]
+    except (OSError, ValueError, KeyError):
+        pids = []
+    try:
+        # a short timeout: an API that hangs must not hold the teardown
+        with urllib.request.urlopen(plane.api + "/api/v1/replicas", timeout=5) as response:
+            items = json.loads(response.read())["items"]
+    except (OSError, ValueError, KeyError):
+        items = []
+    return pids + [int(r["status"]["pid"]) for r in items if r.get("status", {}).get("pid")]
 
 
 @dataclass

@@ -289,6 +289,7 @@ def test_long_deployment_names_give_distinct_valid_replica_names(
     assert len(set(names)) == 2 and all(len(n) <= 63 and not n.endswith("-") for n in names)
 
 
+@pytest.mark.slow
 def test_off_loopback_every_request_needs_the_token(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()

@@ -7,6 +7,8 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.api.conftest import running_control_plane
 from tests.conftest import wait_for
 
@@ -46,6 +48,7 @@ spec:
 """
 
 
+@pytest.mark.slow
 def test_gpus_are_whole_devices_and_an_exhausted_inventory_leaves_replicas_pending(tmp_path: Path) -> None:
     inventory = json.dumps([{"index": 0, "name": "NVIDIA H100 (injected)", "memory": "80Gi"}])
     with running_control_plane(tmp_path, {"MODELPLANE_GPUS": inventory}) as plane:

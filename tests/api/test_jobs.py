@@ -9,6 +9,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import ControlPlane, running_control_plane
 from tests.conftest import wait_for
 
@@ -179,6 +181,7 @@ spec:
 """
 
 
+@pytest.mark.slow
 def test_a_training_job_waits_for_a_gpu_then_gets_it(tmp_path: Path) -> None:
     inventory = json.dumps([{"index": 0, "name": "NVIDIA H100 (injected)", "memory": "80Gi"}])
     with running_control_plane(tmp_path, {"MODELPLANE_GPUS": inventory}) as plane:
