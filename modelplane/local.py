@@ -5,12 +5,16 @@ It sits above every layer it wires and below the CLI; a Kubernetes operator woul
 entry point composing the same layers differently.
 
 Loops (each supervised: an iteration that raises is logged loudly and the loop goes on):
-- deployments, every 0.5 s: Replica objects from ModelDeployments;
-- jobs, every 0.5 s: Replica objects from Jobs, their completions, failures, deadlines and TTLs;
-- namespaces, every 0.5 s: phase Active / Terminating; a deleted one is emptied, then removed;
-- scheduling, every 0.5 s: Pending replicas onto pools;
+- deployments, on every store change, when a deployment asked (requeue_after), and every 5 s:
+  Replica objects from ModelDeployments;
+- jobs, on every change and every 0.5 s: Replica objects from Jobs, their completions, failures,
+  deadlines and TTLs;
+- namespaces, on every change and every 0.5 s: phase Active / Terminating; a deleted one is emptied,
+  then removed;
+- scheduling, on every change and every 0.5 s: Pending replicas onto pools;
 - node (the kubelet), every 0.1 s: the runtime's replicas, probes, restarts, draining, status;
-- notify, every 0.05 s: wakes long polls (watch, endpoints) when the resourceVersion moved.
+- notify, every 0.05 s: wakes long polls (watch, endpoints) and the controllers when the
+  resourceVersion moved.
 
 Shutdown has an order, so nothing reads the store after it closed and the router keeps learning
 until the replicas are gone: (1) the controllers and the scheduler stop, so nothing new is created;
@@ -37,6 +41,7 @@ from pathlib import Path
 from modelplane.api import auth
 from modelplane.api.routes import Api, Hub, render_error
 from modelplane.controllers import deployments, jobs, namespaces
+from modelplane.controllers.manager import Changes, run_controller
 from modelplane.controllers.scheduling import Scheduling
 from modelplane.net.http import HttpServer
 from modelplane.runtime import NodeAgent, ProcessRuntime, ReplicaRuntime, SimulatedRuntime
@@ -50,6 +55,8 @@ CLOSE_GRACE_S = 2.0
 """How long open API connections may take to finish once the control plane stops."""
 SLOW_PASS_S = 1.0
 """A loop pass longer than this is logged as a warning (it delays every other loop)."""
+DEPLOYMENTS_RESYNC_S = 5.0
+"""The deployment controller runs on changes and on its requeue_after; this resync is a safety net."""
 
 
 class RuntimeKind(StrEnum):
@@ -133,32 +140,31 @@ async def _serve(
     await node.adopt(now=time.time())
     on_listening(await http.listen(settings.host, settings.port))
 
-    async def reconcile_deployments() -> None:
-        now = time.time()
-        for deployment in store.list("ModelDeployment"):
-            try:  # one broken deployment never stops the others from being reconciled
-                deployments.reconcile(store, deployment, now=now, rng=rng, logs_dir=state_dir / "logs")
-            except Exception:
-                log.exception("deployment %s/%s: reconcile failed", deployment.namespace, deployment.name)
+    async def reconcile_deployments() -> float | None:
+        return deployments.reconcile_all(store, now=time.time(), rng=rng, logs_dir=state_dir / "logs")
 
-    async def reconcile_jobs() -> None:
+    async def reconcile_jobs() -> float | None:
         now = time.time()
         for job in store.list("Job"):
             try:  # one broken Job never stops the others
                 jobs.reconcile(store, job, now=now, rng=rng, logs_dir=state_dir / "logs")
             except Exception:
                 log.exception("job %s/%s: reconcile failed", job.namespace, job.name)
+        return None
 
-    async def reconcile_namespaces() -> None:
+    async def reconcile_namespaces() -> float | None:
         namespaces.run_once(store, now=time.time())
+        return None
 
-    async def schedule() -> None:
+    async def schedule() -> float | None:
         scheduling.run_once(now=time.time())
+        return None
 
     async def tick_node() -> None:
         await node.tick(now=time.time())
 
     last_rv = -1
+    changes = Changes()
 
     async def notify() -> None:
         nonlocal last_rv
@@ -166,16 +172,23 @@ async def _serve(
         if rv != last_rv:
             last_rv = rv
             hub.notify()
+            changes.fire()
 
     stop_node = asyncio.Event()
     async with asyncio.TaskGroup() as group:
         group.create_task(_every(0.1, "node", tick_node, stop_node))
         group.create_task(_every(0.05, "notify", notify, stop_node))
         async with asyncio.TaskGroup() as controllers:
-            controllers.create_task(_every(0.5, "deployments", reconcile_deployments, stop))
-            controllers.create_task(_every(0.5, "jobs", reconcile_jobs, stop))
-            controllers.create_task(_every(0.5, "namespaces", reconcile_namespaces, stop))
-            controllers.create_task(_every(0.5, "scheduling", schedule, stop))
+            # each controller runs on a store change, when it asked to (requeue_after), and on a resync
+            # (controllers/manager.py); jobs, namespaces and scheduling keep the 0.5 s period as their
+            # resync, for their deadlines and TTLs
+            for name, step, resync in (
+                ("deployments", reconcile_deployments, DEPLOYMENTS_RESYNC_S),
+                ("jobs", reconcile_jobs, 0.5),
+                ("namespaces", reconcile_namespaces, 0.5),
+                ("scheduling", schedule, 0.5),
+            ):
+                controllers.create_task(run_controller(name, step, changes=changes, stop=stop, resync=resync))
         try:
             if down_requested.is_set():
                 started = time.monotonic()

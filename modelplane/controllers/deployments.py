@@ -49,10 +49,31 @@ __all__ = [
     "facts",
     "new_replica",
     "reconcile",
+    "reconcile_all",
     "template_revision",
 ]
 
 log = logging.getLogger("modelplane.deployments")
+
+RETRY_FAILED_S = 1.0
+"""A deployment whose reconcile raised is tried again this much later (sooner on any change)."""
+
+
+def reconcile_all(
+    store: Store, *, now: float, rng: random.Random, logs_dir: Path | None = None
+) -> float | None:
+    """One pass over every deployment; the seconds until the soonest asked to be looked at again.
+    One broken deployment never stops the others from being reconciled (its failure is logged)."""
+    soonest: float | None = None
+    for deployment in store.list("ModelDeployment"):
+        try:
+            again = reconcile(store, deployment, now=now, rng=rng, logs_dir=logs_dir)
+        except Exception:
+            log.exception("deployment %s/%s: reconcile failed", deployment.namespace, deployment.name)
+            again = RETRY_FAILED_S
+        if again is not None and (soonest is None or again < soonest):
+            soonest = again
+    return soonest
 
 
 def reconcile(

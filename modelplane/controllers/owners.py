@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.controllers import admission
-from modelplane.controllers.node import log_path
 from modelplane.controllers.objects import dump
+from modelplane.runtime import log_path
 from modelplane.spec import NamespaceSpec
 from modelplane.spec.replica import HOLDS_NOTHING, Replica
 from modelplane.store import AlreadyExists, Store

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from modelplane.controllers.deployments import REVISION, reconcile, template_revision
+from modelplane.controllers.deployments import REVISION, reconcile, reconcile_all, template_revision
 from modelplane.store import Store
 
 SPEC: dict[str, Any] = {
@@ -172,3 +172,17 @@ def test_an_old_revision_fully_available_during_a_rollout_is_where_a_rollback_go
     rollback = store.get("ModelDeployment", "default", "m").status["rollback"]
     assert rollback["to"] == template_revision(v1), rollback
     assert "failed its readiness probe after taking traffic" in rollback["cause"], rollback
+
+
+def test_a_pass_over_all_deployments_survives_a_broken_one_and_says_when_to_look_again(store: Store) -> None:
+    store.apply("ModelDeployment", "default", "broken", labels={}, spec={"model": {"format": "nope"}}, now=0)
+    spec = {**SPEC, "minReadySeconds": 10}
+    store.apply("ModelDeployment", "default", "m", labels={}, spec=spec, now=0)
+    reconcile_all(store, now=1.0, rng=RNG)
+    assert len(replicas(store)) == 4  # the good one was reconciled
+    make_ready(store, now=2.0)  # ready since 1.0: available just after 11.0
+    again = reconcile_all(store, now=2.0, rng=RNG)
+    assert again == pytest.approx(1.0)  # the broken one is retried in a second; sooner than 9 s
+    store.remove("ModelDeployment", "default", "broken")
+    assert reconcile_all(store, now=2.0, rng=RNG) == pytest.approx(9.01)
+    assert reconcile_all(store, now=12.0, rng=RNG) is None  # all available: nothing to wait for
