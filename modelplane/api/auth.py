@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 
 from modelplane.api.errors import Forbidden, Unauthorized
+from modelplane.net.cross_site import check_origin
 
 TOKEN_FILE = "token"
 
@@ -50,8 +51,7 @@ _LOCAL_HOSTS = frozenset({b"127.0.0.1", b"localhost", b"[::1]", b"::1"})
 def check_local(headers: dict[bytes, bytes]) -> None:
     """On loopback, refuse what a web page could send: any request with an Origin (browsers add it to
     cross-site and fetch requests), and a Host that is not a loopback name (DNS rebinding)."""
-    if b"origin" in headers:
-        raise Forbidden("requests from web pages are refused; use the modelplane CLI or an HTTP client.")
+    check_origin(headers)  # shared with the router and the model server
     host = headers.get(b"host", b"127.0.0.1")
     host = host[: host.index(b"]") + 1] if host.startswith(b"[") and b"]" in host else host.split(b":")[0]
     if host not in _LOCAL_HOSTS:

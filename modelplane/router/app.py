@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.net.client import ConnectionPool
-from modelplane.net.http import HttpServer, Limits
+from modelplane.net.cross_site import check_browser_request
+from modelplane.net.http import Deferred, Handler, HttpServer, Limits, Request, Response
 from modelplane.router.feed import follow_api, follow_file
 from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
 from modelplane.router.proxy import Proxy, render_error
@@ -47,6 +48,17 @@ class RouterOptions:
     limits: Limits = field(default_factory=Limits)  # the clients' connections: timeouts and how many at once
 
 
+def _refusing_web_pages(handle: Handler) -> Handler:
+    """Every request first passes the checks against browsers (modelplane.net.cross_site): an
+    Origin gets 403, a body whose Content-Type is not JSON 415, before anything is routed."""
+
+    def guarded(request: Request) -> Response | Deferred:
+        check_browser_request(request.headers, request.content_type, request.body)
+        return handle(request)
+
+    return guarded
+
+
 class _FeedEnded(Exception):
     pass
 
@@ -66,7 +78,10 @@ async def run_router(options: RouterOptions, *, on_listening: Callable[[int], No
         hold_capacity=options.hold_capacity,
     )
     http = HttpServer(
-        proxy.handle, render_error=render_error, max_body=options.max_body, limits=options.limits
+        _refusing_web_pages(proxy.handle),
+        render_error=render_error,
+        max_body=options.max_body,
+        limits=options.limits,
     )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

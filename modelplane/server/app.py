@@ -32,6 +32,7 @@ import orjson
 
 from modelplane import __version__
 from modelplane.net import paths
+from modelplane.net.cross_site import check_browser_request
 from modelplane.net.errors import HttpError
 from modelplane.net.http import Deferred, HttpServer, Limits, Request, Response
 from modelplane.server import tensors
@@ -213,6 +214,7 @@ class ModelServer:
 
     # routing
     def handle(self, request: Request) -> Response | Deferred:
+        check_browser_request(request.headers, request.content_type, request.body)  # 403 / 415
         target = paths.match(request.path)  # net/paths.py, as the router reads paths; BadPath: 400
         model = target.model
         if model is not None and target.namespace is None:  # /ns/... is the router's, never sent here

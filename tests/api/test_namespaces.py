@@ -75,7 +75,10 @@ def test_staging_and_production_side_by_side_with_a_quota(
     def answered() -> bool:
         for prefix, version in (("", "production"), ("/ns/staging", "staging")):
             request = urllib.request.Request(
-                control_plane.ingress + prefix + "/v2/models/accel/infer", data=ACCEL_BODY, method="POST"
+                control_plane.ingress + prefix + "/v2/models/accel/infer",
+                data=ACCEL_BODY,
+                method="POST",
+                headers={"Content-Type": "application/json"},
             )
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
@@ -114,7 +117,8 @@ def infer(plane: ControlPlane, prefix: str = "") -> str:
     """The model version that answers one request through the router; '' when it fails."""
     url = plane.ingress + prefix + "/v2/models/accel/infer"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=ACCEL_BODY), timeout=30) as response:
+        request = urllib.request.Request(url, data=ACCEL_BODY, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
             return str(json.loads(response.read())["model_version"])
     except urllib.error.HTTPError:
         return ""

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import wait_for
 from tests.router.conftest import (
+    BODY,
     EndpointsFile,
     RouterProcess,
     deployment,
@@ -58,3 +62,35 @@ def test_exactly_one_endpoints_source_is_required() -> None:
     )
     assert done.returncode == 2
     assert "give exactly one of --api URL or --endpoints-file FILE" in done.stderr
+
+
+def send(port: int, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_requests_from_web_pages_and_bodies_not_declared_json_are_refused(
+    tmp_path: Path, start_router: Callable[..., tuple[RouterProcess, EndpointsFile]]
+) -> None:
+    replica = start_replica(simulated_spec(tmp_path, "sim"))
+    try:
+        router, _ = start_router(deployment("sim", [endpoint("s", replica)]))
+        path = "/v2/models/sim/infer"
+        status, answer = send(router.port, "POST", path, BODY, {"Origin": "https://evil.example"})
+        assert status == 403 and "requests from web pages are refused" in answer["error"], answer
+        status, answer = send(
+            router.port, "GET", "/router/endpoints", None, {"Origin": "https://evil.example"}
+        )
+        assert status == 403, answer
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            status, answer = send(router.port, "POST", path, BODY, {"Content-Type": content_type})
+            assert status == 415 and "not JSON" in answer["error"], answer
+        assert router.infer(path)[0] == 200
+        assert send(router.port, "POST", path, BODY, {})[0] == 200  # no content type: JSON
+    finally:
+        stop_process(replica.proc)

@@ -3,6 +3,7 @@ batching across connections, and bad input never taking the server down."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import textwrap
@@ -359,6 +360,51 @@ def test_an_answer_over_the_response_limit_is_refused_and_a_smaller_one_served(s
         "POST", "/v2/models/echo/infer", echo_request(rows[:1000], outputs=[{"name": "double"}])
     )
     assert status == 200 and len(body["outputs"][0]["data"]) == 2000
+
+
+def send(port: int, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_requests_from_web_pages_are_refused(server: ServerProcess) -> None:
+    # a page the user visits could make the browser POST here; browsers add Origin to such requests
+    body = json.dumps(echo_request([[1, 2]])).encode()
+    evil = {"Origin": "https://evil.example", "Content-Type": "application/json"}
+    status, answer = send(server.port, "POST", "/v2/models/echo/infer", body, evil)
+    assert status == 403 and "requests from web pages are refused" in answer["error"], answer
+    assert "https://evil.example" in answer["error"]
+    status, answer = send(server.port, "GET", "/v2/health/ready", None, {"Origin": "null"})
+    assert status == 403, answer
+    assert server.request("GET", "/v2/health/ready") == (200, {"ready": True})
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+)
+def test_a_body_that_is_not_declared_json_gets_415(server: ServerProcess, content_type: str) -> None:
+    body = json.dumps(echo_request([[1, 2]])).encode()
+    status, answer = send(server.port, "POST", "/v2/models/echo/infer", body, {"Content-Type": content_type})
+    assert status == 415, answer
+    assert f"Content-Type is '{content_type}', not JSON" in answer["error"]
+    assert "-H 'Content-Type: application/json'" in answer["error"]
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "application/json; charset=utf-8", "application/vnd.oip+json"]
+)
+def test_json_bodies_with_or_without_a_content_type_are_served(
+    server: ServerProcess, content_type: str | None
+) -> None:
+    body = json.dumps(echo_request([[1, 2]])).encode()
+    headers = {"Content-Type": content_type} if content_type else {}
+    status, answer = send(server.port, "POST", "/v2/models/echo/infer", body, headers)
+    assert status == 200 and answer["outputs"][0]["data"] == [2, 4], answer
 
 
 def test_malformed_http_gets_400_and_server_stays_up(server: ServerProcess) -> None:
