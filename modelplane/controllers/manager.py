@@ -13,7 +13,7 @@ A controller is level-triggered: a pass reads everything fresh and converges, so
 A change during a pass wakes the next one at once (the version seen is taken before the pass), so
 nothing written meanwhile is missed; a controller's own writes wake it once more, and that pass,
 finding nothing to do, writes nothing. Changes are coalesced: many writes in one 50 ms window make
-one wake-up.
+one wake-up, and passes start at least `MIN_INTERVAL_S` (0.1 s) apart.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -30,6 +31,9 @@ ERROR_RETRY_S = 1.0
 """A pass that raised is tried again this much later (or sooner, on a change)."""
 SLOW_PASS_S = 1.0
 """A pass longer than this is logged as a warning (it delays every other loop)."""
+MIN_INTERVAL_S = 0.1
+"""Passes start at least this far apart: under a stream of changes a loop whose pass is long does not
+run back to back and crowd out the others (the API, the node agent) on the one event loop."""
 
 Pass = Callable[[], Awaitable[float | None]]
 """One pass of a controller; returns the seconds until it must run again without a change (None: no need)."""
@@ -75,18 +79,31 @@ def next_wait(requeue_after: float | None, *, resync: float, elapsed: float) -> 
 
 
 async def run_controller(
-    name: str, step: Pass, *, changes: Changes, stop: asyncio.Event, resync: float
+    name: str,
+    step: Pass,
+    *,
+    changes: Changes,
+    stop: asyncio.Event,
+    resync: float,
+    min_interval: float = MIN_INTERVAL_S,
 ) -> None:
     """Run `step` on every change, when it asks, and every `resync` seconds, until `stop`."""
+    last_start = -math.inf
     while not stop.is_set():
+        gap = min_interval - (time.perf_counter() - last_start)
+        if gap > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), gap)
+            if stop.is_set():
+                return
         seen = changes.version
-        started = time.perf_counter()
+        last_start = time.perf_counter()
         try:
             again = await step()
         except Exception:
             log.exception("controller %s: a pass failed; it goes on", name)
             again = ERROR_RETRY_S
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - last_start
         if elapsed > SLOW_PASS_S:
             log.warning("controller %s: one pass took %.2f s", name, elapsed)
         await changes.wait(seen, timeout=next_wait(again, resync=resync, elapsed=elapsed), stop=stop)

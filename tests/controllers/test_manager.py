@@ -8,6 +8,7 @@ under test.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 
@@ -165,3 +166,24 @@ def test_every_waiting_loop_wakes_on_one_change() -> None:
         await asyncio.gather(*tasks)
 
     _run(scenario)
+
+
+def test_under_a_stream_of_changes_passes_start_at_least_min_interval_apart() -> None:
+    starts: list[float] = []
+    changes = Changes()
+
+    async def step() -> float | None:
+        starts.append(time.monotonic())
+        changes.fire()  # something changes during every pass
+        return None
+
+    async def scenario(_: Changes, stop: asyncio.Event) -> None:
+        task = asyncio.create_task(
+            run_controller("t", step, changes=changes, stop=stop, resync=LONG, min_interval=0.05)
+        )
+        await _until(lambda: len(starts) == 4)
+        stop.set()
+        await task
+
+    _run(scenario)
+    assert all(b - a >= 0.045 for a, b in itertools.pairwise(starts))
