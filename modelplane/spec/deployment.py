@@ -9,6 +9,7 @@ it is measured against; progressDeadlineSeconds > minReadySeconds.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self
@@ -55,11 +56,34 @@ class ModelFormat(StrEnum):
 FORMATS_WITHOUT_URI = frozenset({ModelFormat.SIMULATED, ModelFormat.SENTENCE_TRANSFORMERS})
 
 
+def model_path(uri: str, format: ModelFormat) -> str | None:
+    """The file path in `uri`, or None when it names no file: a URL (`s3://…`), or for python a module
+    (`package.module:Class`); for python `file.py:Class` the path is `file.py`."""
+    if "://" in uri:
+        return None
+    if format is ModelFormat.PYTHON:
+        target, sep, _ = uri.rpartition(":")
+        return target if sep and (target.endswith(".py") or "/" in target) else None
+    return uri
+
+
+def escaping_path(uri: str, format: ModelFormat) -> str | None:
+    """The path of `uri` if it is relative and leaves its folder (`../x`, `a/../../x`), else None.
+    Decided on the text as written, so it is the same wherever the spec is validated; absolute and
+    `~` paths are the user's explicit choice."""
+    path = model_path(uri, format)
+    if path is None or path.startswith(("/", "~")):
+        return None
+    normal = posixpath.normpath(path)
+    return path if normal == ".." or normal.startswith("../") else None
+
+
 class ModelSource(SpecModel):
     """Which model to serve and how to load it."""
 
     uri: str | None = None
-    """Where the model is: a local path (relative to the spec file), or `file.py:Class` for python."""
+    """Where the model is: a local path (relative to the spec file, inside its folder; an absolute
+    path anywhere), or `file.py:Class` for python."""
     format: ModelFormat
     """sklearn | onnx | torch | sentence-transformers | python | simulated."""
     version: Version = "v1"
@@ -77,6 +101,13 @@ class ModelSource(SpecModel):
     def _uri_when_needed(self) -> Self:
         if self.uri is not None and not self.uri.strip():
             raise FieldProblems.one(("uri",), "must not be empty; give the model's path or remove uri.")
+        if self.uri is not None and (path := escaping_path(self.uri, self.format)) is not None:
+            raise FieldProblems.one(
+                ("uri",),
+                f"{path!r} leaves the folder of the spec file; a relative uri must stay inside it, so that "
+                "a spec file reaches only the files beside it. If you mean that file, write its absolute "
+                "path (e.g. /srv/models/sentiment.skops or ~/models/sentiment.skops).",
+            )
         if self.uri is None and self.format not in FORMATS_WITHOUT_URI:
             raise FieldProblems.one(
                 ("uri",),

@@ -132,3 +132,16 @@ def test_good_query_numbers_still_work(api: Api) -> None:
     assert call(api, "GET", "/api/v1/logs/default/r1?tail=1") == (200, {"text": "two\n", "offset": 8})
     status, body = call(api, "GET", "/api/v1/watch?since=0&timeout=0")
     assert status == 200 and body["resourceVersion"] == 1
+
+
+def test_a_relative_model_uri_leaving_the_applied_folder_is_refused(api: Api, tmp_path: Path) -> None:
+    escaping = HUGE_GRACE.replace("{format: simulated}", '{format: sklearn, uri: "../../etc/passwd"}')
+    query = f"/api/v1/apply?file=app/spec.yaml&baseDir={tmp_path / 'app'}"
+    status, body = call(api, "POST", query, escaping.replace("100000000000000000000000", "5").encode())
+    assert status == 422, body
+    (detail,) = body["details"]
+    assert detail.startswith(
+        "app/spec.yaml:5: ModelDeployment/big: spec.model.uri: '../../etc/passwd' leaves"
+    )
+    assert "write its absolute path" in detail
+    assert call(api, "GET", "/api/v1/modeldeployments") == (200, {"items": [], "resourceVersion": 0})

@@ -22,7 +22,7 @@ import numpy as np
 
 from modelplane.server.errors import ModelLoadError
 from modelplane.server.loaders._convert import as_text
-from modelplane.server.loaders._errors import describe, load_error, needs
+from modelplane.server.loaders._errors import describe, describe_unreadable, load_error, needs
 from modelplane.server.loaders._params import model_path
 from modelplane.server.model import Array, Datatype, LoadRequest, Model, TensorSpec
 
@@ -87,7 +87,7 @@ def load(request: LoadRequest) -> Model:
         except Exception as exc:
             raise load_error(
                 request,
-                f"joblib could not read the file ({describe(exc)})",
+                f"joblib could not read the file ({describe_unreadable(exc, path)})",
                 "Check that it was saved with joblib.dump and a compatible scikit-learn version.",
             ) from exc
         platform = "sklearn_joblib"
