@@ -3,10 +3,15 @@ it by process group, and never touch a process that only reuses a recorded pid."
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import subprocess
+import sys
 from pathlib import Path
 
-from tests.conftest import Proc, alive, kill_processes, processes_of, wait_for
+import pytest
+
+from tests.conftest import Proc, alive, kill_processes, processes_of, require_slow, wait_for
 
 
 def test_a_tree_found_by_its_marker_is_killed_whole(tmp_path: Path) -> None:
@@ -38,3 +43,32 @@ def test_a_recycled_pid_is_not_killed(tmp_path: Path) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_starting_a_control_plane_in_a_test_not_marked_slow_fails_it() -> None:
+    with pytest.raises(pytest.fail.Exception, match=r"starts a control plane: mark it @pytest.mark.slow"):
+        require_slow("starts a control plane")
+
+
+@pytest.mark.slow
+def test_a_test_marked_slow_may_start_one() -> None:
+    require_slow("starts a control plane")  # no failure
+
+
+@pytest.mark.slow  # collects tests/api in a subprocess
+def test_no_test_left_by_not_slow_starts_a_control_plane() -> None:
+    # what `pytest -m "not slow"` runs of tests/api: none takes the fixture or calls running_control_plane
+    root = Path(__file__).parents[1]
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "not slow", "tests/api"],
+        capture_output=True, text=True, cwd=root, timeout=120,
+    )  # fmt: skip
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    ids = [line for line in collected.stdout.splitlines() if "::" in line]
+    assert ids  # the pure API tests remain
+    for node in ids:
+        path, name = node.split("::")[0], node.split("::")[1].split("[")[0]
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        test = getattr(module, name)
+        assert "control_plane" not in inspect.signature(test).parameters, node
+        assert "running_control_plane(" not in inspect.getsource(test), node
