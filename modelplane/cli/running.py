@@ -30,7 +30,7 @@ from modelplane.api import auth
 from modelplane.local import RuntimeKind, Settings
 from modelplane.local import run as run_control_plane
 from modelplane.scheduler import ScoringStrategy
-from modelplane.store import open_private, private_dir
+from modelplane.store import open_private, private_dir, write_private
 
 LISTENING = re.compile(r"listening on (http://[^\s]+)")
 DOWN_TIMEOUT_S = 180.0
@@ -199,7 +199,7 @@ def up(
         "controlplane": {"pid": cp.pid},
         "router": {"pid": router.pid},
     }
-    (state / "up.json").write_text(json.dumps(record, indent=1))
+    write_private(state / "up.json", json.dumps(record, indent=1))
     click.echo(f"control plane: {api}   (logs: {cp_log})")
     click.echo(f"router:        {ingress}   (logs: {router_log})")
     if detach:
@@ -225,7 +225,7 @@ def _restart_control_plane(
     cp = _spawn(args, cp_log)
     _wait_url(cp, cp_log, offset=offset, timeout=60)
     previous["controlplane"] = {"pid": cp.pid}
-    (state / "up.json").write_text(json.dumps(previous, indent=1))
+    write_private(state / "up.json", json.dumps(previous, indent=1))
 
 
 def _follow(paths: list[Path], offsets: list[int], proc: subprocess.Popen[bytes]) -> None:

@@ -24,7 +24,7 @@ from modelplane.runtime.protocol import Key, key_of
 from modelplane.runtime.supervisor import Clock, ReplicaSupervisor
 from modelplane.spec import API_VERSION
 from modelplane.spec.replica import Replica, ReplicaPhase, ReplicaStatus
-from modelplane.store import private_dir
+from modelplane.store import private_dir, write_private
 
 PORT_RANGE = (20000, 32000)
 
@@ -174,5 +174,5 @@ class ProcessRuntime:
             "metadata": {"name": replica.spec.deployment, "namespace": replica.namespace},
             "spec": replica.spec.template,
         }
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        write_private(path, yaml.safe_dump(document, sort_keys=False))
         return path

@@ -30,7 +30,7 @@ from modelplane.store.objects import (
     StoredObject,
     rfc3339,
 )
-from modelplane.store.private import open_private, private_dir
+from modelplane.store.private import open_private, private_dir, write_private
 from modelplane.store.selectors import Operator, Requirement, Selector, parse_selector
 from modelplane.store.store import ApplyResult, Store
 from modelplane.store.usage import USAGE_RETENTION_S, USAGE_SAMPLES_KEPT, UsageSample
@@ -68,4 +68,5 @@ __all__ = [
     "parse_selector",
     "private_dir",
     "rfc3339",
+    "write_private",
 ]

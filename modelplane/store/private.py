@@ -56,3 +56,9 @@ def open_private(path: str | os.PathLike[str], flags: int) -> int:
     if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
         os.fchmod(fd, FILE_MODE)
     return fd
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path`'s contents with `text`, the file 0600."""
+    with open(path, "w", opener=lambda name, flags: open_private(name, flags | os.O_TRUNC)) as file:
+        file.write(text)
