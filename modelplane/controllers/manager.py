@@ -13,7 +13,8 @@ A controller is level-triggered: a pass reads everything fresh and converges, so
 A change during a pass wakes the next one at once (the version seen is taken before the pass), so
 nothing written meanwhile is missed; a controller's own writes wake it once more, and that pass,
 finding nothing to do, writes nothing. Changes are coalesced: many writes in one 50 ms window make
-one wake-up, and passes start at least `MIN_INTERVAL_S` (0.1 s) apart.
+one wake-up; and a loop rests at least as long as its last pass took, so it never takes more than half
+of the event loop.
 """
 
 from __future__ import annotations
@@ -31,9 +32,6 @@ ERROR_RETRY_S = 1.0
 """A pass that raised is tried again this much later (or sooner, on a change)."""
 SLOW_PASS_S = 1.0
 """A pass longer than this is logged as a warning (it delays every other loop)."""
-MIN_INTERVAL_S = 0.1
-"""Passes start at least this far apart: under a stream of changes a loop whose pass is long does not
-run back to back and crowd out the others (the API, the node agent) on the one event loop."""
 
 Pass = Callable[[], Awaitable[float | None]]
 """One pass of a controller; returns the seconds until it must run again without a change (None: no need)."""
@@ -85,12 +83,14 @@ async def run_controller(
     changes: Changes,
     stop: asyncio.Event,
     resync: float,
-    min_interval: float = MIN_INTERVAL_S,
 ) -> None:
     """Run `step` on every change, when it asks, and every `resync` seconds, until `stop`."""
-    last_start = -math.inf
+    last_start, last_end = -math.inf, -math.inf
     while not stop.is_set():
-        gap = min_interval - (time.perf_counter() - last_start)
+        # rest at least as long as the last pass took: under a stream of changes a long pass never runs
+        # back to back and takes at most half of the one event loop (the API, the node agent) from the
+        # others; a short pass, the usual, waits next to nothing
+        gap = (last_end - last_start) - (time.perf_counter() - last_end)
         if gap > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), gap)
@@ -103,7 +103,8 @@ async def run_controller(
         except Exception:
             log.exception("controller %s: a pass failed; it goes on", name)
             again = ERROR_RETRY_S
-        elapsed = time.perf_counter() - last_start
+        last_end = time.perf_counter()
+        elapsed = last_end - last_start
         if elapsed > SLOW_PASS_S:
             log.warning("controller %s: one pass took %.2f s", name, elapsed)
         await changes.wait(seen, timeout=next_wait(again, resync=resync, elapsed=elapsed), stop=stop)
