@@ -63,11 +63,12 @@ class Slots(Protocol):
 
 
 def transition(
-    current: Phase, target: Phase, *, gauges: Gauges, slots: Slots, replica: str | None, request: str
+    current: Phase, target: Phase, *, gauges: Gauges, slots: Slots, replica: str | None, request: object
 ) -> Phase:
     """Move a request from `current` to `target`: the gauge of the phase it leaves goes down, the one
     of the phase it enters goes up (IN_FLIGHT also takes or gives back `replica`'s slot). An illegal
-    move raises IllegalTransition naming `request` and both phases, and changes nothing."""
+    move raises IllegalTransition naming `request` (formatted only then) and both phases, and changes
+    nothing."""
     if target not in TRANSITIONS[current]:
         raise IllegalTransition(f"request {request}: cannot go from {current} to {target}")
     slot = ""

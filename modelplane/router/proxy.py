@@ -131,6 +131,9 @@ class Forward:
     phase: Phase = Phase.ROUTING
     pinned: bool = False  # it names its version (`/versions/{v}`): it never moves to another
 
+    def __str__(self) -> str:  # for errors only: never built on the request path
+        return f"{self.method} {self.path} to {self.route.label}"
+
 
 class Proxy:
     """The router's `Handler`. `update(table)` swaps the table; everything else runs per request."""
@@ -457,7 +460,7 @@ class Proxy:
     def _move(self, forward: Forward, version: str) -> None:
         """Give an unpinned request (neither queued, held nor in flight) a new version, and its counters."""
         if forward.phase not in PLACING:  # its gauges count under the version it has
-            raise IllegalTransition(f"request {forward.path}: cannot change version while {forward.phase}")
+            raise IllegalTransition(f"request {forward}: cannot change version while {forward.phase}")
         deployment = forward.route.deployment
         forward.version = version
         forward.stats = self.metrics.stats(deployment.namespace, deployment.name, version)
@@ -577,7 +580,7 @@ class Proxy:
             gauges=forward.stats,
             slots=forward.route.gate,
             replica=replica.replica if replica is not None else None,
-            request=f"{forward.method} {forward.path} to {forward.route.label}",
+            request=forward,
         )
 
     def _finish(self, forward: Forward, response: Response | None) -> None:
