@@ -105,6 +105,7 @@ class Batcher:
         self._on_batch = on_batch
         self._on_dequeue = on_dequeue
         self._closed = False
+        self._soon = False
         self._mean_rows = 1.0
         self._recent_calls: deque[float] = deque(maxlen=WINDOW)
 
@@ -143,9 +144,21 @@ class Batcher:
         rows = self._rows_of(inputs)
         future: asyncio.Future[Outputs] = self._loop.create_future()
         self._queue.append(_Pending(inputs, rows, outputs, future, time.perf_counter()))
-        if not self._busy:
+        if self._busy:
+            return future
+        if self._merge and not self._max_latency:
+            # zero delay: batch what arrives in this turn of the loop (the requests read from the
+            # sockets in one poll), then run it at the next
+            if not self._soon:
+                self._soon = True
+                self._loop.call_soon(self._on_soon)
+        else:
             self._schedule()
         return future
+
+    def _on_soon(self) -> None:
+        self._soon = False
+        self._schedule()
 
     def _rows_of(self, inputs: Mapping[str, Array]) -> int:
         rows = rows_of(inputs)
@@ -236,7 +249,7 @@ class Batcher:
             return
         wanted = frozenset().union(*(p.outputs for p in batch))
         rows = sum(p.rows for p in batch)
-        if not self._merge and runs_inline(self.call_s, self._mean_rows, rows):
+        if runs_inline(self.call_s, self._mean_rows, rows):
             result, seconds = self._timed(inputs, wanted)
             self._measured(rows, seconds)
             self._settle(batch, rows, result)

@@ -78,6 +78,7 @@ def test_queued_requests_are_merged_while_the_model_is_busy() -> None:
     async def scenario() -> list[Any]:
         batcher = Batcher(model, name="m", max_batch_size=32, max_latency_s=0.0, batching=True)
         first = batcher.submit({"x": _rows(0, 1)}, frozenset({"y"}))
+        await asyncio.sleep(0)  # one turn of the loop: the first batch starts, alone
         rest = [batcher.submit({"x": _rows(2 * i, 1)}, frozenset({"y"})) for i in range(1, 11)]
         gate.set()
         out = await asyncio.gather(first, *rest)
@@ -94,8 +95,9 @@ def test_a_failing_batch_fails_only_its_own_requests() -> None:
 
     async def scenario() -> list[Any]:
         batcher = Batcher(model, name="m", max_batch_size=2, max_latency_s=0.0, batching=True)
-        futures = [
-            batcher.submit({"x": _rows(0, 1)}, frozenset({"y"})),  # batch 1
+        futures = [batcher.submit({"x": _rows(0, 1)}, frozenset({"y"}))]  # batch 1
+        await asyncio.sleep(0)  # one turn of the loop: the first batch starts, alone
+        futures += [
             batcher.submit({"x": -_rows(0, 1) - 1}, frozenset({"y"})),  # batch 2 (fails)
             batcher.submit({"x": _rows(4, 1)}, frozenset({"y"})),  # batch 2 (fails with it)
             batcher.submit({"x": _rows(6, 2)}, frozenset({"y"})),  # batch 3

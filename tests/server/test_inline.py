@@ -30,9 +30,11 @@ class Recorder:
     def __init__(self, delay_s: float = 0.0) -> None:
         self.delay_s = delay_s
         self.threads: list[str] = []
+        self.batches: list[int] = []
 
     def predict(self, inputs: Mapping[str, Array], outputs: frozenset[str]) -> Mapping[str, Array]:
         self.threads.append(threading.current_thread().name)
+        self.batches.append(len(inputs["x"]))
         if self.delay_s:
             time.sleep(self.delay_s)
         x = inputs["x"]
@@ -163,17 +165,22 @@ def test_a_backlog_queued_while_the_model_was_in_its_worker_is_answered_in_order
     assert model.threads.count("MainThread") >= 1  # once measured, the queue drained on the loop
 
 
-def test_with_batching_requests_always_queue_so_they_can_merge() -> None:
+def test_with_zero_delay_batching_a_fast_model_merges_one_turn_of_requests_on_the_loop() -> None:
     model = Recorder()
 
-    async def scenario() -> list[bool]:
+    async def scenario() -> list[Any]:
         batcher = Batcher(model, name="m", max_batch_size=8, max_latency_s=0.0, batching=True)
-        inline = [(await _answer(batcher, _row(i)))[1] for i in range(10)]
+        for i in range(3):  # measured
+            await batcher.submit(_row(i), frozenset({"y"}))
+        model.batches.clear()
+        out = await asyncio.gather(*(batcher.submit(_row(i), frozenset({"y"})) for i in range(10)))
         batcher.close()
-        return inline
+        return out
 
-    assert not any(asyncio.run(scenario()))
-    assert "MainThread" not in model.threads
+    out = asyncio.run(scenario())
+    assert [o["y"][0, 0] for o in out] == [2.0 * i for i in range(10)]
+    assert model.batches == [8, 2]  # what arrived in one turn, in batches of at most maxBatchSize
+    assert model.threads[-2:] == ["MainThread", "MainThread"]
 
 
 @pytest.mark.parametrize(
