@@ -57,15 +57,20 @@ NUMPY_DTYPES: Mapping[Datatype, np.dtype[Any]] = {
 }
 
 
+_DATATYPES: Mapping[np.dtype[Any], Datatype] = {
+    dtype: datatype for datatype, dtype in NUMPY_DTYPES.items() if datatype is not Datatype.BYTES
+}
+
+
 def datatype_of(array: Array) -> Datatype:
     """The OIP datatype for a numpy array; strings and bytes (object or unicode arrays) are BYTES."""
-    kind = array.dtype.kind
-    if kind in ("O", "U", "S"):
+    dtype = array.dtype
+    if dtype.kind in ("O", "U", "S"):
         return Datatype.BYTES
-    for datatype, dtype in NUMPY_DTYPES.items():
-        if dtype == array.dtype:
-            return datatype
-    raise TypeError(f"numpy dtype {array.dtype} has no Open Inference Protocol datatype")
+    datatype = _DATATYPES.get(dtype)  # a dict lookup: this runs for every tensor of every request
+    if datatype is None:
+        raise TypeError(f"numpy dtype {array.dtype} has no Open Inference Protocol datatype")
+    return datatype
 
 
 @dataclass(frozen=True)
