@@ -190,6 +190,10 @@ class DeploymentPlan:
     delete_replicas: tuple[str, ...] = ()
     create_replicas: tuple[ReplicaCreation, ...] = ()
     events: tuple[Event, ...] = ()
+    """The rollout step's events, then a SuccessfulDelete per replica deleted (recorded before the
+    creations, which record their own SuccessfulCreate / FailedCreate)."""
+    rolled_back: Event | None = None
+    """The RolledBack warning of a rollback decided in this pass (recorded last)."""
     status: dict[str, Any] | None = None
     """The status to write (None: the deployment is going, nothing to write)."""
     remove_deployment: bool = False
@@ -258,6 +262,7 @@ def decide(
     if budget is not None:
         status["disruptionBudget"] = budget_json(budget, from_spec=spec.disruption_budget is not None)
     good = last_available if last_available != desired_hash else previous_available
+    rolled_back = None
     if not rollback and spec.strategy.auto_rollback and good and good != desired_hash and good in numbers:
         deadline = spec.strategy.progress_deadline_seconds
         cause = _failure(step.status, replicas, desired_hash, deadline=deadline, log_tail=log_tail)
@@ -265,7 +270,7 @@ def decide(
             rollback = {"from": desired_hash, "to": good, "cause": cause, "at": now}
             bad_number = numbers.get(desired_hash, "?")
             message = f"Rolled back from revision {bad_number} to revision {numbers[good]}: {cause}"
-            events.append(Event("Warning", "RolledBack", message))
+            rolled_back = Event("Warning", "RolledBack", message)
     if rollback:
         status["rollback"] = rollback
         failed = numbers.get(rollback["from"], "?")
@@ -292,6 +297,7 @@ def decide(
         delete_replicas=tuple(deletes),
         create_replicas=tuple(creations),
         events=(*step_events, *events),
+        rolled_back=rolled_back,
         status=status,
         requeue_after=_requeue_after(step, replica_facts, min_ready=spec.min_ready_seconds, now=now),
     )

@@ -98,8 +98,8 @@ def reconcile(
 def apply(
     store: Store, deployment: StoredObject, plan: DeploymentPlan, *, now: float, rng: random.Random
 ) -> None:
-    """Make the plan's writes: revisions, replicas (each creation through its namespace's admission),
-    events, then the status, written only when it differs from the stored one."""
+    """Make the plan's writes: revisions, then replicas (each creation through its namespace's
+    admission) with their events, then the status, written only when it differs from the stored one."""
     namespace, name = deployment.namespace, deployment.name
     ref = {"kind": "ModelDeployment", "namespace": namespace, "name": name}
     if plan.create_revision is not None:
@@ -114,6 +114,8 @@ def apply(
     for replica in plan.delete_replicas:
         with contextlib.suppress(NotFound):
             store.mark_deleted("Replica", namespace, replica, now=now)
+    for event in plan.events:
+        store.record_event(**ref, type=event.type, reason=event.reason, message=event.message, now=now)
     refusals = [
         owners.create_replicas(
             store,
@@ -125,10 +127,10 @@ def apply(
         )
         for creation in plan.create_replicas
     ]
-    for event in plan.events:
+    if plan.rolled_back is not None:
+        event = plan.rolled_back
         store.record_event(**ref, type=event.type, reason=event.reason, message=event.message, now=now)
-        if event.reason == "RolledBack":
-            log.warning("deployment %s/%s: %s", namespace, name, event.message)
+        log.warning("deployment %s/%s: %s", namespace, name, event.message)
     if plan.remove_deployment:
         store.remove("ModelDeployment", namespace, name)
         return

@@ -138,7 +138,8 @@ def test_a_crash_looping_new_revision_is_rolled_back_to_the_last_available_one_w
     rollback = plan.status["rollback"]
     assert (rollback["from"], rollback["to"], rollback["at"]) == (H2, H1, 100.0)
     assert "m-new is crash-looping" in rollback["cause"] and "ImportError: no module x" in rollback["cause"]
-    assert [e.reason for e in plan.events if e.type == "Warning"] == ["RolledBack"]
+    assert plan.rolled_back is not None and plan.rolled_back.reason == "RolledBack"
+    assert plan.rolled_back.message.startswith("Rolled back from revision 2 to revision 1: replica m-new")
     assert plan.status["conditions"][-1]["reason"] == "RolledBack"
 
 

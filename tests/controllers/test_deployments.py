@@ -186,3 +186,10 @@ def test_a_pass_over_all_deployments_survives_a_broken_one_and_says_when_to_look
     store.remove("ModelDeployment", "default", "broken")
     assert reconcile_all(store, now=2.0, rng=RNG) == pytest.approx(9.01)
     assert reconcile_all(store, now=12.0, rng=RNG) is None  # all available: nothing to wait for
+
+
+def test_events_say_what_the_rollout_did_before_the_replicas_it_created(store: Store) -> None:
+    store.apply("ModelDeployment", "default", "m", labels={}, spec=SPEC, now=0)
+    run(store, now=1.0)
+    reasons = [e.reason for e in store.events(kind="ModelDeployment", name="m")]
+    assert reasons[0] == "RevisionCreated" and set(reasons[1:]) == {"SuccessfulCreate"}, reasons
