@@ -384,15 +384,13 @@ def test_requests_from_web_pages_are_refused(server: ServerProcess) -> None:
     assert server.request("GET", "/v2/health/ready") == (200, {"ready": True})
 
 
-@pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
-)
+@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x"])
 def test_a_body_that_is_not_declared_json_gets_415(server: ServerProcess, content_type: str) -> None:
     body = json.dumps(echo_request([[1, 2]])).encode()
     status, answer = send(server.port, "POST", "/v2/models/echo/infer", body, {"Content-Type": content_type})
     assert status == 415, answer
     assert f"Content-Type is '{content_type}', not JSON" in answer["error"]
-    assert "-H 'Content-Type: application/json'" in answer["error"]
+    assert "Content-Type: application/json" in answer["error"]
 
 
 @pytest.mark.parametrize(
