@@ -16,6 +16,7 @@ server (ours, bare), same request count: sequential (one at a time) and concurre
 Client CPU per request is this process's CPU time over the requests.
 
     python bench/http_core.py                     # ~8 min: writes bench/RESULTS.md + results/http_core.json
+    python bench/http_core.py --pin               # the same, server on one CPU, load on the other
     python bench/http_core.py --reps 1 --duration 3 --no-write   # quick look
 """
 
@@ -41,6 +42,8 @@ from sections import write_section
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 SECTION = "## HTTP core: ours vs uvicorn vs granian (bench/http_core.py)"
+PINNED_SECTION = "## HTTP core, one core per side (bench/http_core.py --pin)"
+PIN = {"server": ["taskset", "-c", "1"], "load": ["taskset", "-c", "0"]}
 BARE_BODY = {"features": [5.1, 3.5, 1.4, 0.2]}
 V2_BODY = {"inputs": [{"name": "input0", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 3.5, 1.4, 0.2]}]}
 SPECS = {"batch": ROOT / "examples" / "nlp.yaml", "nobatch": BENCH / "specs" / "iris-nobatch.yaml"}
@@ -161,10 +164,10 @@ def serve(core: str, port: int) -> None:
         uvicorn.Server(config).run()
 
 
-def start(target: Target) -> None:
+def start(target: Target, pin: bool) -> None:
     env = {**os.environ, **target.env, "PYTHONPATH": f"{BENCH}{os.pathsep}{ROOT}"}
     target.proc = subprocess.Popen(
-        target.command,
+        [*PIN["server"], *target.command] if pin else target.command,
         env=env,
         cwd=BENCH,
         stdout=subprocess.DEVNULL,
@@ -229,7 +232,7 @@ def session_cpu_s(session: int) -> float:
 
 
 # ----------------------------------------------------------------------------------------------- wrk
-def wrk(target: Target, seconds: float, connections: int, lua: Path) -> dict[str, float]:
+def wrk(target: Target, seconds: float, connections: int, lua: Path, pin: bool) -> dict[str, float]:
     assert target.proc is not None
     before = session_cpu_s(target.proc.pid)
     command = [
@@ -243,7 +246,10 @@ def wrk(target: Target, seconds: float, connections: int, lua: Path) -> dict[str
     ]
     command.append(f"http://127.0.0.1:{target.port}{target.path}")
     result = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, "WRK_BODY": json.dumps(target.body)}
+        [*PIN["load"], *command] if pin else command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WRK_BODY": json.dumps(target.body)},
     )
     cpu = session_cpu_s(target.proc.pid) - before
     match = re.search(r"WRK_JSON (\{.*\})", result.stdout)
@@ -331,18 +337,36 @@ def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
 
 
-def ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b else "-"
+def paired(ours: list[dict[str, float]], other: list[dict[str, float]]) -> tuple[float, float]:
+    """Medians over reps of (ours/other req/s, other/ours CPU per request), each rep against itself."""
+    speed = statistics.median(a["rps"] / b["rps"] for a, b in zip(ours, other, strict=True))
+    cpu = statistics.median(b["cpu_ms"] / a["cpu_ms"] for a, b in zip(ours, other, strict=True))
+    return speed, cpu
 
 
-def render(servers: dict[str, dict[str, float]], clients: dict[str, dict[str, float]], args: Any) -> str:
+Runs = dict[str, list[dict[str, float]]]
+
+
+def render(server_runs: Runs, client_runs: Runs, args: Any) -> str:
+    servers = {name: median_of(runs) for name, runs in server_runs.items()}
+    clients = {name: median_of(runs) for name, runs in client_runs.items()}
+    where = (
+        "each server pinned to CPU 1 (all its threads), wrk and the clients to CPU 0; other work "
+        "shares both. "
+        if args.pin
+        else "wrk and the servers share the machine's 2 cores with other work. "
+    )
     lines = [
-        SECTION,
+        PINNED_SECTION if args.pin else SECTION,
         "",
-        f"One run, {args.reps} reps alternating every target (rotated order), medians; "
+        f"One run, {args.reps} reps; in each, the servers of one app run back to back (order rotated "
+        "from rep to rep). Values are medians over reps; ratios are medians of each rep's own ratio "
+        "(ours against its neighbour in time), steadier than ratios of medians on a busy machine; "
         f"wrk -t2 -c{args.connections}, {args.warmup:g} s warm-up + {args.duration:g} s per rep; "
-        "wrk and the servers share the machine's 2 cores with other work. "
-        "CPU = server CPU time (all its processes) per request. Versions: " + versions() + ".",
+        + where
+        + "CPU = server CPU time (all its processes) per request. Versions: "
+        + versions()
+        + ".",
         "",
         "| W1 | server | req/s | p50 ms | p99 ms | CPU ms/req | ours/this req/s | this/ours CPU |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -353,11 +377,13 @@ def render(servers: dict[str, dict[str, float]], clients: dict[str, dict[str, fl
         "batch": "full path, batching (64, 0 ms)",
     }
     for app in ("bare", "nobatch", "batch"):
-        ours = servers.get(f"ours/{app}")
+        if f"ours/{app}" not in servers:
+            continue
         for core in ("ours", "uvicorn", "granian", "granian-rsgi"):
             m = servers.get(f"{core}/{app}")
-            if m is None or ours is None:
+            if m is None:
                 continue
+            speed, cpu = paired(server_runs[f"ours/{app}"], server_runs[f"{core}/{app}"])
             name = {"ours": "ours (net/http.py)", "uvicorn": "uvicorn (httptools, raw ASGI)"}.get(core, core)
             if core == "granian":
                 name = "granian (ASGI)"
@@ -365,10 +391,10 @@ def render(servers: dict[str, dict[str, float]], clients: dict[str, dict[str, fl
                 name = "granian (RSGI)"
             lines.append(
                 f"| {labels[app]} | {name} | {m['rps']:,.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | "
-                f"{m['cpu_ms']:.3f} | {'' if core == 'ours' else ratio(ours['rps'], m['rps'])} | "
-                f"{'' if core == 'ours' else ratio(m['cpu_ms'], ours['cpu_ms'])} |"
+                f"{m['cpu_ms']:.3f} | {'' if core == 'ours' else f'{speed:.2f}x'} | "
+                f"{'' if core == 'ours' else f'{cpu:.2f}x'} |"
             )
-    lines += ["", verdict(servers)]
+    lines += ["", verdict(server_runs)]
     if not clients:
         return "\n".join(lines) + "\n"
     lines += [
@@ -381,27 +407,27 @@ def render(servers: dict[str, dict[str, float]], clients: dict[str, dict[str, fl
     ]
     for mode in ("sequential", "concurrent"):
         ours, other = clients[f"ours/{mode}"], clients[f"aiohttp/{mode}"]
+        speed, cpu = paired(client_runs[f"ours/{mode}"], client_runs[f"aiohttp/{mode}"])
         for kind, m in (("ours (net/client.py)", ours), ("aiohttp", other)):
             mine = kind.startswith("ours")
             lines.append(
                 f"| {mode} | {kind} | {m['rps']:,.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | "
-                f"{m['cpu_ms']:.3f} | {'' if mine else ratio(ours['rps'], m['rps'])} | "
-                f"{'' if mine else ratio(m['cpu_ms'], ours['cpu_ms'])} |"
+                f"{m['cpu_ms']:.3f} | {'' if mine else f'{speed:.2f}x'} | {'' if mine else f'{cpu:.2f}x'} |"
             )
     return "\n".join(lines) + "\n"
 
 
-def verdict(servers: dict[str, dict[str, float]]) -> str:
+def verdict(server_runs: Runs) -> str:
     """Issue 8 §2's rule: keep the hand-written core only if it is >= 1.3x faster on the full path."""
     parts, keep = [], True
     for core in ("uvicorn", "granian"):
         for app in ("nobatch", "batch"):
-            ours, other = servers.get(f"ours/{app}"), servers.get(f"{core}/{app}")
+            ours, other = server_runs.get(f"ours/{app}"), server_runs.get(f"{core}/{app}")
             if ours is None or other is None:
                 return "Verdict: not measured (the full path needs ours, uvicorn and granian)."
-            speedup = ours["rps"] / other["rps"]
+            speedup, cpu = paired(ours, other)
             keep = keep and speedup >= 1.3
-            parts.append(f"{speedup:.2f}x {core} {app} (CPU/request {other['cpu_ms'] / ours['cpu_ms']:.2f}x)")
+            parts.append(f"{speedup:.2f}x {core} {app} (their CPU/request {cpu:.2f}x ours)")
     rule = (
         "keep it (>= 1.3x on every full-path row)"
         if keep
@@ -432,6 +458,12 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=18400)
     parser.add_argument("--only", default=None, help="regex on target names (servers), e.g. 'bare'")
     parser.add_argument("--no-clients", action="store_true")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="each server on CPU 1 (all its threads), wrk and the clients on CPU 0: per-core cost, "
+        "as a replica limited to one CPU sees it",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md")
     args = parser.parse_args()
 
@@ -444,15 +476,18 @@ def main() -> None:
     ]
     try:
         for target in chosen:
-            start(target)
+            start(target, args.pin)
         for target in chosen:
             wait_ready(target)
             print(f"ready: {target.name} on :{target.port}", flush=True)
+        groups = [[t for t in chosen if t.app == app] for app in ("bare", "nobatch", "batch")]
         for rep in range(args.reps):
-            order = chosen[rep % len(chosen) :] + chosen[: rep % len(chosen)]
+            # each app's servers back to back (so a rep's ratios compare neighbours in time), their
+            # order rotated from rep to rep
+            order = [t for g in groups if g for t in g[rep % len(g) :] + g[: rep % len(g)]]
             for target in order:
-                wrk(target, args.warmup, args.connections, lua)
-                run = wrk(target, args.duration, args.connections, lua)
+                wrk(target, args.warmup, args.connections, lua, args.pin)
+                run = wrk(target, args.duration, args.connections, lua, args.pin)
                 target.runs.append(run)
                 print(
                     f"rep {rep + 1} {target.name:22} {run['rps']:8.0f} req/s  p50 {run['p50_ms']:.2f} ms  "
@@ -465,6 +500,8 @@ def main() -> None:
             import uvloop
 
             uvloop.install()
+            if args.pin:
+                os.sched_setaffinity(0, {0})
             for rep in range(args.reps):
                 for mode, concurrency in (("sequential", 1), ("concurrent", args.client_concurrency)):
                     kinds = ("ours", "aiohttp") if rep % 2 == 0 else ("aiohttp", "ours")
@@ -481,14 +518,13 @@ def main() -> None:
     finally:
         for target in chosen:
             stop(target)
-    servers = {t.name: median_of(t.runs) for t in chosen if t.runs}
-    clients = {k: median_of(v) for k, v in client_results.items()}
-    text = render(servers, clients, args)
+    text = render({t.name: t.runs for t in chosen if t.runs}, client_results, args)
     print(text)
     if not args.no_write:
         out = {"servers": {t.name: t.runs for t in chosen}, "clients": client_results, "config": vars(args)}
-        (BENCH / "results" / "http_core.json").write_text(json.dumps(out, indent=1))
-        write_section(BENCH / "RESULTS.md", SECTION, text)
+        name = "http_core_pinned.json" if args.pin else "http_core.json"
+        (BENCH / "results" / name).write_text(json.dumps(out, indent=1))
+        write_section(BENCH / "RESULTS.md", PINNED_SECTION if args.pin else SECTION, text)
 
 
 if __name__ == "__main__":
