@@ -237,7 +237,10 @@ def _parse(
         offset = 0
         refusal = _alias_refusal(node)
         if refusal is not None:
-            errors.append(DocumentRefused(refusal, file=file, line=node.start_mark.line + 1))
+            kind, name = _node_identity(node)
+            errors.append(
+                DocumentRefused(refusal, file=file, line=node.start_mark.line + 1, kind=kind, name=name)
+            )
             return None
         duplicate_keys = _duplicate_keys(node, file)
         return node, loader.construct_document(node), duplicate_keys
@@ -270,6 +273,16 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
+def _node_identity(root: yaml.Node) -> tuple[str | None, str | None]:
+    """`kind` and `metadata.name` read off the composed nodes, for a document never built into data."""
+    child = _child(root, "kind")
+    kind = child[0].value if child is not None and isinstance(child[0], yaml.ScalarNode) else None
+    metadata = _child(root, "metadata")
+    named = _child(metadata[0], "name") if metadata is not None else None
+    name = named[0].value if named is not None and isinstance(named[0], yaml.ScalarNode) else None
+    return kind, name
+
+
 def _alias_refusal(root: yaml.Node) -> str | None:
     """Why the document under `root` is refused for its aliases, or None. Counts the nodes the document
     stands for once aliases are expanded (each node times its uses), memoized per node, so the count
@@ -285,6 +298,9 @@ def _alias_refusal(root: yaml.Node) -> str | None:
             expanded[key] = 1 + sum(expanded[id(child)] for child in _children(node))
             continue
         if key in expanded:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            expanded[key] = 1
             continue
         if key in on_path:
             return (

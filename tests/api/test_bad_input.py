@@ -48,7 +48,7 @@ def test_a_billion_laughs_apply_is_refused_400_fast_and_stores_nothing(api: Api)
     assert status == 400 and body["reason"] == "BadRequest", body
     assert "nothing was stored" in body["error"]
     (detail,) = body["details"]
-    assert detail.startswith("bomb.yaml:1: YAML aliases expand this document")
+    assert detail.startswith("bomb.yaml:1: ModelDeployment/bomb: YAML aliases expand this document")
     assert call(api, "GET", "/api/v1/modeldeployments") == (200, {"items": [], "resourceVersion": 0})
 
 

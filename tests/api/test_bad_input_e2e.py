@@ -31,7 +31,7 @@ def test_bad_input_is_refused_and_the_api_keeps_answering(
             else run_cli(command, "-f", str(bomb))
         )
         assert done.returncode != 0
-        assert f"{bomb}:1: YAML aliases expand this document" in done.stderr + done.stdout
+        assert f"{bomb}:1: ModelDeployment/bomb: YAML aliases expand" in done.stderr + done.stdout
     status, body = control_plane.request("POST", "/api/v1/apply", LAUGHS.encode())
     assert status == 400 and body["reason"] == "BadRequest", body
     status, body = control_plane.request("POST", "/api/v1/apply", HUGE.encode())

@@ -38,7 +38,7 @@ def test_billion_laughs_is_refused_fast_with_a_message(tmp_path: Path) -> None:
     assert not result.objects
     (error,) = result.errors
     assert isinstance(error, DocumentRefused)
-    assert str(error).startswith(f"{spec}:1: ")
+    assert str(error).startswith(f"{spec}:1: ModelDeployment/bomb: YAML aliases expand this document")
     assert "aliases" in error.message and "10000" in error.message.replace(",", "")
     assert "write the repeated values out" in error.message
 
