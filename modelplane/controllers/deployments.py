@@ -65,9 +65,22 @@ def reconcile_all(
     """One pass over every deployment; the seconds until the soonest asked to be looked at again.
     One broken deployment never stops the others from being reconciled (its failure is logged)."""
     soonest: float | None = None
+    # Replicas and revisions are read once for the pass, not once per deployment: with D deployments
+    # and R replicas, a pass decodes R rows instead of D x R (84 s for 2,000 replicas before).
+    replicas = _by_deployment(store.list("Replica"))
+    revisions = _by_deployment(store.list(REVISION))
     for deployment in store.list("ModelDeployment"):
+        key = (deployment.namespace, deployment.name)
         try:
-            again = reconcile(store, deployment, now=now, rng=rng, logs_dir=logs_dir)
+            again = reconcile(
+                store,
+                deployment,
+                now=now,
+                rng=rng,
+                logs_dir=logs_dir,
+                owned=replicas.get(key, []),
+                revisions=revisions.get(key, []),
+            )
         except Exception:
             log.exception("deployment %s/%s: reconcile failed", deployment.namespace, deployment.name)
             again = RETRY_FAILED_S
@@ -76,14 +89,31 @@ def reconcile_all(
     return soonest
 
 
+def _by_deployment(objects: list[StoredObject]) -> dict[tuple[str, str], list[StoredObject]]:
+    grouped: dict[tuple[str, str], list[StoredObject]] = {}
+    for obj in objects:
+        grouped.setdefault((obj.namespace, str(obj.spec.get("deployment", ""))), []).append(obj)
+    return grouped
+
+
 def reconcile(
-    store: Store, deployment: StoredObject, *, now: float, rng: random.Random, logs_dir: Path | None = None
+    store: Store,
+    deployment: StoredObject,
+    *,
+    now: float,
+    rng: random.Random,
+    logs_dir: Path | None = None,
+    owned: list[StoredObject] | None = None,
+    revisions: list[StoredObject] | None = None,
 ) -> float | None:
     """Bring one deployment's revisions and replicas in line with its spec (idempotent). Returns the
-    seconds until it must be looked at again even if nothing changes (None: only on a change)."""
+    seconds until it must be looked at again even if nothing changes (None: only on a change).
+    `owned` and `revisions`: its replicas and revisions when the caller read them already."""
     namespace, name = deployment.namespace, deployment.name
-    owned = [r for r in store.list("Replica", namespace=namespace) if r.spec.get("deployment") == name]
-    revisions = [r for r in store.list(REVISION, namespace=namespace) if r.spec.get("deployment") == name]
+    if owned is None:
+        owned = [r for r in store.list("Replica", namespace=namespace) if r.spec.get("deployment") == name]
+    if revisions is None:
+        revisions = [r for r in store.list(REVISION, namespace=namespace) if r.spec.get("deployment") == name]
     plan = decide(
         deployment,
         revisions,

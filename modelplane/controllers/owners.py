@@ -39,17 +39,22 @@ def create_replicas(
     if missing is not None:
         store.record_event(**owner, type="Warning", reason="FailedCreate", message=missing, now=now)
         return missing
+    # the namespace's use matters only under a quota; it is read once and grows with each replica
+    # created here (reading it again for each one made creating N replicas cost N x N rows)
+    has_quota = spec is not None and spec.quota is not None
+    used = [
+        admission.demand_of(r.spec.get("resources") or {})
+        for r in (store.list("Replica", namespace=namespace) if has_quota else [])
+        if r.status.get("phase") not in HOLDS_NOTHING
+    ]
+    requested = admission.demand_of(resources)
     for _ in range(count):
-        used = [
-            admission.demand_of(r.spec.get("resources") or {})
-            for r in store.list("Replica", namespace=namespace)
-            if r.status.get("phase") not in HOLDS_NOTHING
-        ]
-        refusal = admission.check_quota(namespace, spec, requested=admission.demand_of(resources), used=used)
+        refusal = admission.check_quota(namespace, spec, requested=requested, used=used)
         if refusal is not None:
             store.record_event(**owner, type="Warning", reason="FailedCreate", message=refusal, now=now)
             return refusal
         name = _create_one(store, owner, resources, make, now=now)
+        used.append(requested)
         store.record_event(
             **owner, type="Normal", reason="SuccessfulCreate", message=f"Created replica: {name}", now=now
         )

@@ -51,6 +51,8 @@ class Scheduling:
 
     def run_once(self, *, now: float) -> None:
         stored = self.store.list("Replica")
+        if all(s.spec.get("pool") is not None or s.deletion_timestamp is not None for s in stored):
+            return  # nothing waits: no replica is parsed (a pass over 10,000 placed ones stays cheap)
         replicas = [replica_of(s) for s in stored]
         waiting = [r for r in replicas if r.spec.pool is None and r.deletion_timestamp is None]
         if not waiting:

@@ -1,14 +1,16 @@
 """The node agent (the kubelet's sync loop): runs the scheduled replicas of this machine.
 
-Every 0.1 s it reads the Replica objects fresh from the store and hands each scheduled one to a
-`ReplicaRuntime` (processes, or simulated ones), with a task of its own per replica (never two at
-once for one replica, so a slow probe of one replica never delays another); the status the runtime
-returns is written back when it changed, with events and the usage history. A replica marked for
-deletion is drained — its endpoint is already `terminating`, so the router stops sending — then
-stopped by the runtime (SIGTERM, the grace period, SIGKILL), and only once nothing of it runs is the
-object removed. On start, `adopt` keeps every replica whose process is still alive (pid + start
-time from the store); one that was being deleted is drained. Every task this agent starts is owned
-here and ended by `close()`. Time comes from the `clock` argument.
+Every 0.1 s it reads the Replica objects from the store and hands each scheduled one that is due
+to a `ReplicaRuntime` (processes, or simulated ones), with a task of its own per replica (never two
+at once for one replica, so a slow probe of one replica never delays another); the status the
+runtime returns is written back when it changed, with events and the usage history. A replica is
+due when the runtime asked (`wake_at`: a probe, a backoff's end, at least every second) or when its
+object changed; the others cost a dictionary lookup per tick, so 10,000 idle replicas stay cheap.
+A replica marked for deletion is drained — its endpoint is already `terminating`, so the router
+stops sending — then stopped by the runtime (SIGTERM, the grace period, SIGKILL), and only once
+nothing of it runs is the object removed. On start, `adopt` keeps every replica whose process is
+still alive (pid + start time from the store); one that was being deleted is drained. Every task
+this agent starts is owned here and ended by `close()`. Time comes from the `clock` argument.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ class NodeAgent:
         self.stopping: dict[Key, asyncio.Task[None]] = {}
         self._usage_seen: dict[Key, tuple[float, float | None, dict[str, object] | None]] = {}
         self._ports: set[int] = set()
+        self._parsed: dict[Key, tuple[int, Replica]] = {}
+        self._wake: dict[Key, tuple[float, int]] = {}
+        """Per held replica: when the runtime wants it probed next, and the resourceVersion its
+        object had then (a change of the object wakes it at once)."""
 
     async def adopt(self, *, now: float) -> None:
         """After a control-plane restart: keep every replica whose process still runs."""
@@ -88,11 +94,16 @@ class NodeAgent:
         stored = self.store.list("Replica")
         present = {(s.namespace, s.name) for s in stored}
         self._ports = {port for s in stored if isinstance(port := s.spec.get("port"), int) and port}
+        self._parsed = {key: parsed for key, parsed in self._parsed.items() if key in present}
+        self._wake = {key: wake for key, wake in self._wake.items() if key in present}
         for obj in stored:
-            replica = replica_of(obj)
-            key = key_of(replica)
+            key = (obj.namespace, obj.name)
             if key in self.stopping:
                 continue
+            wake = self._wake.get(key)
+            if wake is not None and wake[0] > now and wake[1] == obj.resource_version:
+                continue  # nothing due and nothing changed: a tick over idle replicas costs little
+            replica = self._replica(obj)
             if replica.deletion_timestamp is not None:
                 self._begin_stop(obj, replica, now=now)
             elif replica.status.phase in FINISHED_PHASES:
@@ -101,6 +112,16 @@ class NodeAgent:
                 self.ticking[key] = asyncio.create_task(self._tick_one(obj, replica))
         for key in [k for k in self.runtime.held() if k not in present and k not in self.stopping]:
             self.stopping[key] = asyncio.create_task(self._stop(key, remove=False))
+
+    def _replica(self, obj: StoredObject) -> Replica:
+        """The typed replica, parsed again only when its resourceVersion moved: a tick over 10,000
+        unchanged replicas validates none."""
+        key = (obj.namespace, obj.name)
+        parsed = self._parsed.get(key)
+        if parsed is None or parsed[0] != obj.resource_version:
+            parsed = (obj.resource_version, replica_of(obj))
+            self._parsed[key] = parsed
+        return parsed[1]
 
     async def stop_all(self, *, now: float) -> None:
         """`modelplane down`: drain every replica (all at once) and forget them."""
@@ -149,8 +170,10 @@ class NodeAgent:
             )
             if data != obj.status and key not in self.stopping:
                 now = self.clock()
-                self.store.update_status("Replica", replica.namespace, replica.name, data, now=now)
-                self._events(replica, before=obj.status, after=data, now=now)
+                before = obj.status
+                obj = self.store.update_status("Replica", replica.namespace, replica.name, data, now=now)
+                self._events(replica, before=before, after=data, now=now)
+            self._wake[key] = (self.runtime.wake_at(key, now=self.clock()), obj.resource_version)
         except NotFound:
             pass  # deleted meanwhile; the next tick drains it
         except Exception:

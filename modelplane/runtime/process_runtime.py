@@ -115,6 +115,9 @@ class ProcessRuntime:
     async def probe(self, key: Key, *, now: float) -> ReplicaStatus:
         return await self._supervisors[key].tick(now)
 
+    def wake_at(self, key: Key, *, now: float) -> float:
+        return self._supervisors[key].wake_at(now)
+
     async def stop(self, key: Key, *, now: float) -> ReplicaStatus:
         return await self._supervisors[key].stop(now)
 

@@ -48,6 +48,12 @@ class ReplicaRuntime(Protocol):
         due, escalate a kill. The status to store."""
         ...
 
+    def wake_at(self, key: Key, *, now: float) -> float:
+        """When `probe` should run next for the held replica (a probe due, a backoff ending, at the
+        latest a second from now to notice an exit): the agent does not probe it before, unless
+        its object changed."""
+        ...
+
     async def stop(self, key: Key, *, now: float) -> ReplicaStatus:
         """Drain: not ready at once, SIGTERM, the grace period, SIGKILL. Terminated when it is gone;
         a message ending in "left behind" when it could not be killed."""

@@ -16,6 +16,9 @@ from modelplane.runtime.cgroups import Usage
 from modelplane.runtime.protocol import Key, key_of
 from modelplane.spec.replica import Replica, ReplicaPhase, ReplicaStatus, transition
 
+RESYNC_S = 1.0
+"""A running simulated replica is looked at this often (as a process, to notice an exit)."""
+
 
 @dataclass
 class _Simulated:
@@ -59,6 +62,12 @@ class SimulatedRuntime:
             if now - held.started_at >= self.start_delay_s:
                 self._move(held, ReplicaPhase.RUNNING, started=True, ready=True, ready_since=now)
         return held.status
+
+    def wake_at(self, key: Key, *, now: float) -> float:
+        held = self._replicas[key]
+        if held.status.phase is ReplicaPhase.STARTING and held.started_at is not None:
+            return max(now, min(held.started_at + self.start_delay_s, now + RESYNC_S))
+        return now + RESYNC_S
 
     async def stop(self, key: Key, *, now: float) -> ReplicaStatus:
         held = self._replicas[key]

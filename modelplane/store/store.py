@@ -38,6 +38,7 @@ class Store:
 
     def __init__(self, state_dir: Path | str) -> None:
         self._db = Database(state_dir)
+        self._decoded: objects.Decoded = {}
         with self._db.write() as conn:
             usage.create_table(conn)
 
@@ -83,7 +84,7 @@ class Store:
             check_scope(kind, namespace)
         chosen = parse_selector(selector) if isinstance(selector, str) else selector
         with self._db.read() as conn:
-            found = objects.select_many(conn, kind, namespace)
+            found = objects.select_many(conn, kind, namespace, self._decoded)
         return found if chosen is None else [obj for obj in found if chosen.matches(obj.labels)]
 
     def contents(self, namespace: str) -> builtins.list[StoredObject]:

@@ -1,0 +1,47 @@
+"""Listing decodes only what changed: the loops list every replica several times a second, so an
+unchanged row is served from the objects decoded before, and a changed one is always fresh."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelplane.store import Store, objects
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    real = objects._from_row
+
+    def counting(row: tuple[object, ...]) -> objects.StoredObject:
+        seen.append(str(row[2]))
+        return real(row)
+
+    monkeypatch.setattr(objects, "_from_row", counting)
+    return seen
+
+
+def test_a_second_listing_decodes_only_the_changed_object(tmp_path: Path, decodes: list[str]) -> None:
+    store = Store(tmp_path)
+    for i in range(20):
+        store.create("Replica", "default", f"r{i}", labels={}, spec={"port": i}, now=1.0)
+    assert len(store.list("Replica")) == 20
+    store.update_status("Replica", "default", "r3", {"ready": True}, now=2.0)
+    decodes.clear()
+    listed = {obj.name: obj for obj in store.list("Replica")}
+    assert decodes == ["r3"]
+    assert listed["r3"].status == {"ready": True} and listed["r4"].status == {}
+
+
+def test_removed_objects_are_not_listed_and_namespaced_listings_agree(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    for namespace in ("a", "b"):
+        store.create("Namespace", "", namespace, labels={}, spec={}, now=1.0)
+        for i in range(3):
+            store.create("Replica", namespace, f"r{i}", labels={}, spec={}, now=1.0)
+    store.list("Replica")
+    store.remove("Replica", "a", "r1")
+    assert [(o.namespace, o.name) for o in store.list("Replica", namespace="a")] == [("a", "r0"), ("a", "r2")]
+    assert len(store.list("Replica")) == 5
