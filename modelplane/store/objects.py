@@ -11,6 +11,7 @@ the store owns (uid, generation, resourceVersion, timestamps). Invariants:
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Collection, Mapping
@@ -39,7 +40,14 @@ _COLUMNS = (
 
 def rfc3339(timestamp: float) -> str:
     """`2026-11-29T12:53:27Z` — UTC, whole seconds, as Kubernetes writes times."""
-    return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _rfc3339_seconds(int(timestamp))
+
+
+@functools.lru_cache(maxsize=4096)
+def _rfc3339_seconds(seconds: int) -> str:
+    # cached: a list of 10,000 objects created in a few seconds formats a few distinct times, and
+    # formatting each (datetime with a time zone) was most of the list's cost
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def check_scope(kind: str, namespace: str) -> None:
@@ -145,34 +153,50 @@ def select_many(
 ) -> list[StoredObject]:
     """Objects of `kind` (in `namespace`; None: all), by namespace and name.
 
-    With `decoded`, a row whose resourceVersion is the one decoded before is not decoded again (every
-    write moves the resourceVersion): the loops list every replica several times a second, and
-    decoding the JSON columns was most of a list's cost. The objects returned are then shared between
-    callers, which must treat them as read-only (they always had to). A listing of the whole kind
-    also forgets the objects that are gone."""
-    if namespace is None:
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM objects WHERE kind = ? ORDER BY namespace, name", (kind,)
-        )
-    else:
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM objects WHERE kind = ? AND namespace = ? ORDER BY name",
-            (kind, namespace),
-        )
+    With `decoded`, only the rows whose resourceVersion moved since they were decoded are read whole
+    and decoded (every write moves the resourceVersion): the loops list every replica several times a
+    second, and reading and decoding the JSON columns was most of a list's cost. The objects returned
+    are then shared between callers, which must treat them as read-only (they always had to). A
+    listing of the whole kind also forgets the objects that are gone. Call it inside one read
+    transaction, so that both queries see the same state."""
+    where, args = (
+        ("kind = ?", (kind,)) if namespace is None else ("kind = ? AND namespace = ?", (kind, namespace))
+    )
     if decoded is None:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM objects WHERE {where} ORDER BY namespace, name", args)
         return [_from_row(row) for row in rows]
     known = decoded.get(kind, {})
+    versions = conn.execute(
+        f"SELECT namespace, name, resource_version FROM objects WHERE {where} ORDER BY namespace, name", args
+    ).fetchall()
+    stale = [
+        (ns, name)
+        for ns, name, rv in versions
+        if (obj := known.get((ns, name))) is None or obj.resource_version != rv
+    ]
+    fresh: dict[tuple[str, str], StoredObject] = {}
+    if len(stale) > _ONE_BY_ONE:
+        for row in conn.execute(f"SELECT {_COLUMNS} FROM objects WHERE {where}", args):
+            if (row[1], row[2]) in known and known[(row[1], row[2])].resource_version == row[5]:
+                continue
+            fresh[(row[1], row[2])] = _from_row(row)
+    else:
+        for ns, name in stale:
+            obj = select(conn, kind, ns, name)
+            if obj is not None:
+                fresh[(ns, name)] = obj
     seen = {} if namespace is None else known
     found = []
-    for row in rows:
-        key = (row[1], row[2])
-        obj = known.get(key)
-        if obj is None or obj.resource_version != row[5]:
-            obj = _from_row(row)
-        seen[key] = obj
+    for ns, name, _ in versions:
+        obj = fresh.get((ns, name)) or known[(ns, name)]
+        seen[(ns, name)] = obj
         found.append(obj)
     decoded[kind] = seen
     return found
+
+
+_ONE_BY_ONE: Final = 64
+"""Up to this many changed rows are read one by one (by primary key); more, in one scan."""
 
 
 def select_namespace(conn: sqlite3.Connection, namespace: str) -> list[StoredObject]:
