@@ -45,3 +45,18 @@ def test_removed_objects_are_not_listed_and_namespaced_listings_agree(tmp_path: 
     store.remove("Replica", "a", "r1")
     assert [(o.namespace, o.name) for o in store.list("Replica", namespace="a")] == [("a", "r0"), ("a", "r2")]
     assert len(store.list("Replica")) == 5
+
+
+def test_many_changed_objects_are_all_listed_fresh(tmp_path: Path, decodes: list[str]) -> None:
+    store = Store(tmp_path)
+    for i in range(100):
+        store.create("Replica", "default", f"r{i:03}", labels={}, spec={}, now=1.0)
+    store.list("Replica")
+    for i in range(0, 100, 2):  # 50 changed: read one by one; then all 100: one scan
+        store.update_status("Replica", "default", f"r{i:03}", {"n": 1}, now=2.0)
+    decodes.clear()
+    assert [o.status for o in store.list("Replica")] == [{"n": 1}, {}] * 50
+    assert len(decodes) == 50
+    for i in range(100):
+        store.update_status("Replica", "default", f"r{i:03}", {"n": 2}, now=3.0)
+    assert [o.status for o in store.list("Replica")] == [{"n": 2}] * 100
