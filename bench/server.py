@@ -19,7 +19,10 @@ rep by rep, at 1, 4 and 64 connections; medians of the reps, ratios within the r
 CPU time per request (from /proc). `--profile` adds a py-spy profile of the unbatched server at 64
 connections (pip install -e .[bench]).
 
-    python bench/server.py --floor [--reps 5 --duration 5] [--profile]
+    python bench/server.py --floor [--reps 5 --duration 5] [--profile] [--before TREE]
+
+`--before TREE` adds `nobatch-before`: the `nobatch` target served from another source tree (e.g.
+`git archive <commit> modelplane | tar -x -C /tmp/before`), for a before/after ratio in one run.
 """
 
 from __future__ import annotations
@@ -256,6 +259,7 @@ class FloorTarget:
     command: list[str]
     path: str
     body: dict[str, Any]
+    source: Path = ROOT  # the tree whose modelplane package serves
     proc: subprocess.Popen[str] | None = None
     port: int = 0
     lines: list[str] = field(default_factory=list)
@@ -263,7 +267,7 @@ class FloorTarget:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             self.command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            start_new_session=True, env={**os.environ, "PYTHONPATH": str(self.source)},
         )  # fmt: skip
         threading.Thread(target=self._read, daemon=True).start()
         deadline = time.monotonic() + 120
@@ -314,12 +318,13 @@ class FloorTarget:
                 self.proc.wait()
 
 
-def floor_targets(python: str) -> list[FloorTarget]:
+def floor_targets(python: str, before: Path | None) -> list[FloorTarget]:
+    # `modelplane serve` itself, imported without the rest of the CLI
     serve = [python, "-c", "from modelplane.cli.serving import serve; serve(prog_name='modelplane serve')"]
     spec = ROOT / "bench" / "specs"
     infer = "/v2/models/iris/infer"
     mp = [*serve, "--port", "0", "--log-level", "error", "-f"]
-    return [
+    targets = [
         FloorTarget(
             "floor",
             "BASELINE bench/floor.py: uvloop + httptools + orjson + sklearn predict, nothing else",
@@ -349,6 +354,11 @@ def floor_targets(python: str) -> list[FloorTarget]:
             V2_LABEL,
         ),
     ]
+    if before is not None:
+        what = f"`nobatch` served by the modelplane package of {before} (before this change)"
+        nobatch = [*mp, str(spec / "iris-nobatch.yaml")]
+        targets.append(FloorTarget("nobatch-before", what, nobatch, infer, V2_LABEL, source=before))
+    return targets
 
 
 def floor_wrk(target: FloorTarget, connections: int, seconds: int, script: Path) -> Rep:
@@ -374,10 +384,10 @@ def floor_wrk(target: FloorTarget, connections: int, seconds: int, script: Path)
 
 def run_floor(args: argparse.Namespace) -> tuple[list[FloorTarget], list[Row], str]:
     subprocess.run([sys.executable, str(ROOT / "examples" / "build_models.py")], check=True)
-    targets = floor_targets(sys.executable)
-    rows = {(t.name, c): Row(t.name, c) for c in args.connections for t in targets}
     profile = ""
     with tempfile.TemporaryDirectory() as scratch:
+        targets = floor_targets(sys.executable, args.before)
+        rows = {(t.name, c): Row(t.name, c) for c in args.connections for t in targets}
         script = Path(scratch) / "post.lua"
         script.write_text(FLOOR_LUA)
         try:
@@ -506,6 +516,7 @@ def main() -> None:
     parser.add_argument("--floor", action="store_true", help="the per-request path against the floor")
     parser.add_argument("--connections", type=lambda v: [int(c) for c in v.split(",")], default=[1, 4, 64])
     parser.add_argument("--profile", action="store_true", help="with --floor: a py-spy profile too")
+    parser.add_argument("--before", type=Path, help="with --floor: a source tree to serve nobatch-before")
     args = parser.parse_args()
     if args.floor:
         if shutil.which("wrk") is None:
