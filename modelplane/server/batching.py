@@ -254,8 +254,13 @@ class Batcher:
             self._measured(rows, seconds)
             self._settle(batch, rows, result)
             return
+        try:
+            running = self._loop.run_in_executor(self._executor, self._timed, inputs, wanted)
+        except RuntimeError:  # closed: the server is shutting down
+            closed = InferenceError(f"model '{self._name}' is shut down; the server is stopping.")
+            self._settle(batch, rows, closed)
+            return
         self._busy = True
-        running = self._loop.run_in_executor(self._executor, self._timed, inputs, wanted)
         running.add_done_callback(lambda done: self._finish(done, batch, rows))
 
     def _timed(

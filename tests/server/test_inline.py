@@ -196,3 +196,23 @@ def test_with_zero_delay_batching_a_fast_model_merges_one_turn_of_requests_on_th
 )
 def test_runs_inline(mean_s: float | None, mean_rows: float, rows: int, inline: bool) -> None:
     assert runs_inline(mean_s, mean_rows, rows) is inline
+
+
+@pytest.mark.parametrize("batching", [False, True])
+def test_a_request_after_close_fails_instead_of_hanging(batching: bool) -> None:
+    model = Recorder(delay_s=3 * INLINE_BELOW_S)  # slow: its calls go to the worker thread
+
+    async def scenario() -> BaseException | None:
+        batcher = Batcher(model, name="m", max_batch_size=4, max_latency_s=0.0, batching=batching)
+        await _answer(batcher, _row(0))
+        batcher.close()
+        result = batcher.call(_row(1), frozenset({"y"}))
+        assert isinstance(result, asyncio.Future)
+        try:
+            await asyncio.wait_for(result, 5)
+        except InferenceError as error:
+            return error
+        return None
+
+    error = asyncio.run(scenario())
+    assert error is not None and "shut down" in str(error)
