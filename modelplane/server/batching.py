@@ -1,29 +1,29 @@
 """Dynamic batching: concurrent requests for one model merged into one model call.
 
 Invariants:
-- The model runs one batch at a time (a model is one device stream): in its own worker thread, or,
-  without batching, inline on the event loop when its calls are known to be short (below).
+- The model runs one batch at a time (a model is one device stream): in its own worker thread, or
+  inline on the event loop when its calls are known to be short (below).
 - A batch holds at most `max_batch_size` rows. While the model is busy, requests queue; when it frees,
   the queued requests are merged at once. When it is idle, the oldest queued request waits at most
   `max_latency_s` for others to join (Triton's max_queue_delay), then the batch runs, full or not.
+  With `max_latency_s` 0 the batch is what arrived in one turn of the loop (the requests read from
+  the sockets in one poll): it runs at the next turn (`call_soon`).
 - Only requests whose inputs agree (same names, dtypes and trailing shapes) are merged; the others stay
   first in line for the next batch, so order is kept per kind of request.
 - Every request gets exactly its own rows back, in order; a failing batch fails only its own requests.
 - No task per request: the queue is driven by loop callbacks (`call_at`, future done-callbacks).
 
 Inline calls. A hop to the worker thread and back costs about as much as a small scikit-learn
-predict (~0.1 ms), and while it happens both the loop and the worker wait on each other: without
-batching that hand-off, not the model, bounded the throughput. So `call` runs the model right away,
-on the loop, when batching is off, the model is idle with nothing queued, and its calls are short:
-the fastest of its last `WINDOW` calls (scaled up for a request with more rows than its mean)
-took less than `INLINE_BELOW_S`. The first call, and every call of a slow model, goes to the
-worker thread, which keeps measuring; a model whose last `WINDOW` calls were all slow leaves the
-loop again. The fastest, not the mean: a call's wall-clock time includes the waits of a busy
-machine (the process preempted; in the worker, the GIL held by the loop, which under load can be
-ten times the model's own time), and such waits must not keep a fast model off the loop. A model
-whose calls are mostly fast but sometimes long (not one seen so far) would run inline and hold
-the loop for those; give it `spec.batching` to keep it in its worker. With
-batching on, calls always go to the worker: requests that arrive while it runs form the next batch.
+predict (~0.1 ms), and while it happens the loop and the worker wait on each other: without
+batching, that hand-off, not the model, bounded the throughput. So a batch runs inline on the loop
+when the model's calls are short: the fastest of its last `WINDOW` calls (scaled up for a batch with
+more rows than its mean) took less than `INLINE_BELOW_S`. Without batching, `call` then answers at
+once, with no future. The first call, and every call of a slow model, goes to the worker thread,
+which keeps measuring; a model whose last `WINDOW` calls were all slow leaves the loop again. The
+fastest, not the mean: a call's wall-clock time includes the waits of a busy machine (the process
+preempted; in the worker, the GIL held by the loop, which under load can be ten times the model's
+own time), and such waits must not keep a fast model off the loop. A model whose calls are mostly
+fast but sometimes long (none of the shipped formats) would run inline and hold the loop for those.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 A loader turns a `LoadRequest` (what `spec.model` says, resolved against the spec file's folder) into a
 `Model`. The server owns everything else: HTTP, decoding tensors, batching, metrics. A `Model` sees
 only whole batches: every input array has the batch as its first axis, and every output it returns
-must have the same first-axis length, row i answering input row i. `predict` is called from one
-worker thread per model, one batch at a time (a model is a single device stream), so a model need not
-be thread-safe.
+must have the same first-axis length, row i answering input row i. `predict` is called one batch at
+a time (a model is a single device stream), so a model need not be thread-safe: from the model's
+worker thread, or, for a model whose calls take under a millisecond, from the event loop's thread
+(server/batching.py). A model must not rely on being called from one particular thread.
 """
 
 from __future__ import annotations
