@@ -27,6 +27,7 @@ from modelplane.spec.resources import ResourceRequirements, Resources
 from modelplane.spec.strategy import Strategy
 
 _VERSION = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # in a model.uri: refused (NUL breaks every path call)
 
 
 def check_version(version: str) -> str:
@@ -101,6 +102,12 @@ class ModelSource(SpecModel):
     def _uri_when_needed(self) -> Self:
         if self.uri is not None and not self.uri.strip():
             raise FieldProblems.one(("uri",), "must not be empty; give the model's path or remove uri.")
+        if self.uri is not None and (control := _CONTROL.search(self.uri)) is not None:
+            # a NUL made resolving the path raise (a 500 from apply); no file name needs one
+            raise FieldProblems.one(
+                ("uri",),
+                f"holds the control character {control.group()!r}; write the path without it.",
+            )
         if self.uri is not None and (path := escaping_path(self.uri, self.format)) is not None:
             raise FieldProblems.one(
                 ("uri",),

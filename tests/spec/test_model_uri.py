@@ -51,3 +51,14 @@ def test_a_relative_uri_leaving_the_folder_is_refused(format: str, uri: str) -> 
 def test_uris_inside_the_folder_absolute_or_not_paths_are_accepted(format: str, uri: str) -> None:
     result = load_text(DOCUMENT.format(format=format, uri=uri))
     assert result.ok, result.errors
+
+
+@pytest.mark.parametrize("uri", ["models/iris\\0.joblib", "models/iris\\n.joblib", "\\x1b[2Jiris.joblib"])
+def test_a_uri_with_control_characters_is_refused_at_validation(uri: str) -> None:
+    # a NUL passed validation, then apply resolving the path raised "embedded null byte" (a 500 from
+    # the API, a traceback from the CLI)
+    result = load_text(DOCUMENT.format(format="sklearn", uri=uri), file="app/spec.yaml")
+    assert not result.objects
+    (error,) = result.errors
+    assert str(error).startswith("app/spec.yaml:5: ModelDeployment/m: spec.model.uri: ")
+    assert "control character" in error.message
