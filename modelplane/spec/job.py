@@ -8,11 +8,12 @@ default and requires Never or OnFailure).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from modelplane.spec.bounds import INT32_MAX, MAX_COMPLETIONS, MAX_REPLICAS
+from modelplane.spec.errors import FieldPath, FieldProblems
 from modelplane.spec.meta import Labels, Object, SpecModel
 from modelplane.spec.placement import Toleration
 from modelplane.spec.resources import ResourceRequirements, Resources
@@ -50,6 +51,32 @@ class JobSpec(SpecModel):
     restart_policy: RestartPolicy = RestartPolicy.NEVER
     """Never: a failed run is replaced by a new one; OnFailure: restarted in place."""
     termination_grace_period_seconds: int = Field(default=30, ge=0, le=INT32_MAX)
+
+    @model_validator(mode="after")
+    def _startable(self) -> Self:
+        """Refuse what no process can be started with (Python raises ValueError, not OSError, at the
+        start): a NUL in the command, working directory or an env value; an env name that is empty or
+        holds '=' or a NUL (Kubernetes refuses those names too)."""
+        nul = "holds a NUL character (control character '\\x00'); remove it."
+        problems: list[tuple[FieldPath, str]] = [
+            (("command", i), nul) for i, part in enumerate(self.command) if "\x00" in part
+        ]
+        if self.working_dir is not None and "\x00" in self.working_dir:
+            problems.append((("workingDir",), nul))
+        for name, value in self.env.items():
+            if not name or "=" in name or "\x00" in name:
+                problems.append(
+                    (
+                        ("env",),
+                        f"{name!r} is not an environment variable name: it must be non-empty, "
+                        "without '=' or NUL (e.g. SEED or my.var).",
+                    )
+                )
+            elif "\x00" in value:
+                problems.append((("env", name), nul))
+        if problems:
+            raise FieldProblems(problems)
+        return self
 
 
 class Job(Object):

@@ -54,3 +54,26 @@ def test_job_validation(spec: dict[str, Any], path: str) -> None:
 def test_numbers_in_commands_must_be_quoted() -> None:
     error = only_error(job({"command": ["sleep", 10]}))
     assert 'Quote it: "10"' in error.message
+
+
+@pytest.mark.parametrize(
+    ("spec", "path", "says"),
+    [
+        # each passed validation, then a NUL or an '=' in a name made the process start raise ValueError
+        # (not OSError) in the node agent, and a NUL in workingDir made apply raise (a 500)
+        ({"command": ["python", "train\x00.py"]}, "spec.command[1]", "control character"),
+        ({"workingDir": "runs\x00"}, "spec.workingDir", "control character"),
+        ({"env": {"SEED": "4\x002"}}, "spec.env.SEED", "control character"),
+        ({"env": {"A=B": "1"}}, "spec.env", "'A=B'"),
+        ({"env": {"": "1"}}, "spec.env", "''"),
+    ],
+)
+def test_what_a_process_cannot_be_started_with_is_refused(spec: dict[str, Any], path: str, says: str) -> None:
+    error = only_error(job(spec))
+    assert error.path == path, error
+    assert says in error.message, error
+
+
+def test_kubernetes_env_names_and_values_are_accepted() -> None:
+    env = {"SEED": "42", "my.var-name_2": "a b", "PATH": "/usr/bin:/bin", "JSON": '{"x": [1, "="]}'}
+    assert valid(job({"env": env, "workingDir": "runs/today"})).spec.env == env
