@@ -46,6 +46,7 @@ PLURALS = {
     "replicas": "Replica",
     "revisions": "Revision",
 }
+PLURAL_OF = {kind: plural for plural, kind in PLURALS.items()}
 CLUSTER_SCOPED = frozenset({"Namespace", "NodePool"})
 MAX_POLL_S = 25.0
 WATCH_LIMIT = 1000
@@ -167,15 +168,22 @@ class Api:
         if not rest:
             _require(request, "GET")
             return self.list(kind, query)
-        if kind == "NodePool" and len(rest) == 2 and rest[1] in ("cordon", "uncordon"):
+        if kind == "NodePool" and len(rest) == 2 and rest[1] in ("cordon", "uncordon") and rest[0]:
             _require(request, "POST")
             return self.cordon(rest[0], cordoned=rest[1] == "cordon")
-        if kind in CLUSTER_SCOPED and len(rest) == 1:
+        plural = PLURAL_OF[kind]
+        # a path of the wrong scope is a 404 naming the right one (the store would raise: a 500)
+        if kind in CLUSTER_SCOPED:
+            if len(rest) != 1 or not rest[0]:
+                raise NotFound(
+                    f"{kind} objects are cluster-wide: use /api/v1/{plural}/<name> "
+                    f"(not {request.path}); list a namespaced kind with /api/v1/<kind>?namespace=<namespace>."
+                )
             namespace, name = "", rest[0]
-        elif len(rest) >= 2:
+        elif len(rest) >= 2 and rest[0] and rest[1]:
             namespace, name = rest[0], rest[1]
         else:
-            raise NotFound(f"{kind} objects are namespaced: use /api/v1/<kind>/<namespace>/<name>.")
+            raise NotFound(f"{kind} objects are namespaced: use /api/v1/{plural}/<namespace>/<name>.")
         if rest[2:] == ["scale"] and kind == "ModelDeployment":
             _require(request, "POST")
             return self.scale(namespace, name, request.body)
