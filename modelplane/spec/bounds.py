@@ -13,11 +13,12 @@ stored can be served back (JSON encoders stop at 64 bits) and no controller does
   jobs with many completions.
 - `MAX_COMPLETIONS` (100,000) for Job `completions`: Kubernetes' `completionsSoftLimit` and its limit on
   indexed jobs.
-- `model.params`: integers within int64, nesting at most `MAX_PARAMS_DEPTH` levels.
+- `model.params`: integers within int64, finite floats, nesting at most `MAX_PARAMS_DEPTH` levels.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Final
 
 INT32_MAX: Final = 2**31 - 1
@@ -55,3 +56,6 @@ def check_params(value: Any, *, depth: int = 0) -> None:
             f"params hold {value}, beyond a 64-bit integer (at most {INT64_MAX:,}); use a smaller "
             "number, or quote it to pass it as text."
         )
+    elif isinstance(value, float) and not math.isfinite(value):
+        # JSON has no inf or NaN (stored as null), and NaN != NaN made every re-apply a change
+        raise ValueError(f"params hold {value}; write a finite number, or quote it to pass it as text.")

@@ -118,6 +118,8 @@ def test_a_number_above_its_bound_is_refused_naming_the_field(
         f"tolerations: [{NOEXECUTE}, tolerationSeconds: {HUGE}}}]",
         f"{CANARY} {{minRequests: {HUGE}}}}}}}",
         "model: {format: simulated, params: {n: 100000000000000000000000}}",
+        "model: {format: simulated, params: {x: .inf}}",  # stored as null, or NaN != NaN: each
+        "model: {format: simulated, params: {x: [.nan]}}",  # apply of the same file was a change
         "model: {format: simulated, params: {n: " + "[" * 34 + "1" + "]" * 34 + "}}",
         "replicas: " + "9" * 5000,
     ],
