@@ -21,7 +21,7 @@ connections (pip install -e .[bench]).
 
     python bench/server.py --floor [--reps 5 --duration 5] [--profile] [--before TREE]
 
-`--before TREE` adds `nobatch-before`: the `nobatch` target served from another source tree (e.g.
+`--before TREE` adds `nobatch-before` and `batch0-before`: those targets served from another source tree (e.g.
 `git archive <commit> modelplane | tar -x -C /tmp/before`), for a before/after ratio in one run.
 """
 
@@ -355,9 +355,10 @@ def floor_targets(python: str, before: Path | None) -> list[FloorTarget]:
         ),
     ]
     if before is not None:
-        what = f"`nobatch` served by the modelplane package of {before} (before this change)"
-        nobatch = [*mp, str(spec / "iris-nobatch.yaml")]
-        targets.append(FloorTarget("nobatch-before", what, nobatch, infer, V2_LABEL, source=before))
+        for name in ("nobatch", "batch0"):
+            what = f"`{name}` served by the modelplane package of {before} (before this change)"
+            command = [*mp, str(spec / f"iris-{name}.yaml")]
+            targets.append(FloorTarget(f"{name}-before", what, command, infer, V2_LABEL, source=before))
     return targets
 
 
