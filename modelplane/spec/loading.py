@@ -9,7 +9,8 @@ YAML anchors and aliases are allowed (`<<: *defaults`, a shared label block), bu
 aliases would expand it by more than `MAX_ALIAS_EXPANSION` nodes (a "billion laughs": 400 bytes that
 expand to millions of values) or that refers to itself is refused whole as a `DocumentRefused`,
 before any Python object is built from it: the check counts the composed node graph with each shared
-node counted once per use, in time linear in the nodes the file writes.
+node counted once per use, in time linear in the nodes the file writes. Across the documents of one
+text, aliases may add at most `MAX_ALIAS_EXPANSION` values or as many as the documents write out.
 
 Invariants: bad input never raises — every problem (unreadable file, binary garbage, YAML syntax,
 unknown kind, invalid field, duplicate key or object) becomes a `SpecError` in `LoadResult.errors`,
@@ -180,9 +181,18 @@ def split_documents(text: str) -> list[tuple[int, str]]:
     return chunks
 
 
+@dataclass
+class _AliasTally:
+    """What the accepted documents of one text wrote out and what their aliases added to it."""
+
+    written: int = 0
+    added: int = 0
+
+
 def _load_documents(text: str, file: Path, result: LoadResult) -> None:
+    tally = _AliasTally()
     for first_line, chunk in split_documents(text):
-        parsed = _parse(chunk, file=file, first_line=first_line, errors=result.errors)
+        parsed = _parse(chunk, file=file, first_line=first_line, errors=result.errors, tally=tally)
         if parsed is None:
             continue
         node, data, duplicate_keys = parsed
@@ -224,7 +234,7 @@ def _declared(validated: Any, written: Any) -> Any:
 
 
 def _parse(
-    chunk: str, *, file: Path, first_line: int, errors: list[SpecError]
+    chunk: str, *, file: Path, first_line: int, errors: list[SpecError], tally: _AliasTally
 ) -> tuple[yaml.Node, Any, list[SpecError]] | None:
     loader: yaml.SafeLoader | None = None
     offset = first_line  # marks count lines from the chunk's start until they are shifted
@@ -235,7 +245,7 @@ def _parse(
             return None
         _shift_marks(node, first_line)
         offset = 0
-        refusal = _alias_refusal(node)
+        refusal = _alias_refusal(node, tally)
         if refusal is not None:
             kind, name = _node_identity(node)
             errors.append(
@@ -283,10 +293,13 @@ def _node_identity(root: yaml.Node) -> tuple[str | None, str | None]:
     return kind, name
 
 
-def _alias_refusal(root: yaml.Node) -> str | None:
-    """Why the document under `root` is refused for its aliases, or None. Counts the nodes the document
-    stands for once aliases are expanded (each node times its uses), memoized per node, so the count
-    costs one visit per written node however far the aliases would expand."""
+def _alias_refusal(root: yaml.Node, tally: _AliasTally) -> str | None:
+    """Why the document under `root` is refused for its aliases, or None (then it is added to `tally`).
+    Counts the nodes the document stands for once aliases are expanded (each node times its uses),
+    memoized per node, so the count costs one visit per written node however far the aliases would
+    expand. Across the documents of one text, aliases may add at most `MAX_ALIAS_EXPANSION` values or
+    as many as the documents write out, whichever is more: many documents each just under the bound
+    would otherwise multiply a small body (shared defaults add far less than they write)."""
     expanded: dict[int, int] = {}
     on_path: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
@@ -317,6 +330,15 @@ def _alias_refusal(root: yaml.Node) -> str | None:
             f"{MAX_ALIAS_EXPANSION:,} that aliases may add; write the repeated values out, or use fewer "
             "aliases (anchors for shared defaults are fine)."
         )
+    added, all_written = tally.added + total - written, tally.written + written
+    if added > max(MAX_ALIAS_EXPANSION, all_written):
+        return (
+            f"YAML aliases add {total - written:,} values to this document and {tally.added:,} to the "
+            f"earlier documents of this file: together more than the {MAX_ALIAS_EXPANSION:,} (or as many "
+            "as the documents write out) that aliases may add to one file; write the repeated values "
+            "out, or use fewer aliases."
+        )
+    tally.added, tally.written = added, all_written
     return None
 
 
