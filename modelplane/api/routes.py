@@ -214,7 +214,7 @@ class Api:
             lines = [str(e) for e in result.errors]
             raise Invalid(f"{len(lines)} error(s) in the applied objects; nothing was stored.", details=lines)
         self._admit_namespaces(result.objects)
-        base_dir = Path(query["baseDir"]) if "baseDir" in query else None
+        base_dir = _base_dir(query)
         now = self.clock()
         prepared: list[applying.Applied] = []
         refusals: list[str] = []
@@ -456,6 +456,19 @@ class Api:
         if self.store.current_rv() > since:
             return answer()
         return Deferred(self.hub.wait(timeout), lambda _: answer())
+
+
+def _base_dir(query: dict[str, str]) -> Path | None:
+    """`?baseDir=`: the applied file's folder, against which relative model URIs and Job working
+    directories are resolved; an absolute path (the CLI sends one), else 400."""
+    text = query.get("baseDir")
+    if text is None:
+        return None
+    if "\x00" in text or not text.startswith("/"):
+        raise BadRequest(
+            f"query parameter baseDir must be an absolute path (the applied file's folder); got {text!r}."
+        )
+    return Path(text)
 
 
 def _require(request: Request, method: str) -> None:
