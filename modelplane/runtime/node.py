@@ -29,6 +29,17 @@ from modelplane.store import EventType, NotFound, Store, StoredObject
 log = logging.getLogger("modelplane.node")
 
 USAGE_PERIOD_S = 5.0
+USAGE_WRITES_PER_S = 200.0
+"""Each usage reading rewrites a replica's status: past 1,000 replicas the period grows so that
+these writes stay under this rate (10,000 replicas every 5 s was 2,000 writes a second, more than
+the control plane could do besides its other work)."""
+
+
+def usage_period(replicas: int) -> float:
+    """How often each replica's usage is measured and written, for this many replicas."""
+    return max(USAGE_PERIOD_S, replicas / USAGE_WRITES_PER_S)
+
+
 ENDPOINT_PROPAGATION_S = 1.0
 
 
@@ -180,11 +191,12 @@ class NodeAgent:
             log.exception("replica %s/%s: tick failed; retried at the next tick", *key)
 
     def _usage(self, key: Key, replica: Replica, *, now: float) -> dict[str, object] | None:
-        """CPU (millicores, averaged since the last reading) and memory, re-measured every few
-        seconds so that usage alone does not rewrite the status on every tick. Each reading of a
+        """CPU (millicores, averaged since the last reading) and memory, re-measured every
+        `usage_period` (5 s up to 1,000 replicas) so that usage alone does not rewrite the status on
+        every tick. Each reading of a
         deployment's replica is also kept in the store's usage history, for right-sizing."""
         seen = self._usage_seen.get(key)
-        if seen is not None and now - seen[0] < USAGE_PERIOD_S:
+        if seen is not None and now - seen[0] < usage_period(len(self._parsed)):
             return seen[2]
         usage = self.runtime.usage(key)
         if usage.memory_bytes is None and usage.cpu_seconds is None:

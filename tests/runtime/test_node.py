@@ -116,3 +116,8 @@ def test_a_tick_over_unchanged_replicas_parses_none(store: Store, monkeypatch: p
 
     asyncio.run(scenario())
     assert parsed == ["r2"]
+
+
+def test_usage_is_written_every_5_s_and_less_often_past_1000_replicas() -> None:
+    """Each reading rewrites a status: 10,000 replicas every 5 s would be 2,000 writes a second."""
+    assert [node.usage_period(n) for n in (1, 1000, 2000, 10_000)] == [5.0, 5.0, 10.0, 50.0]
