@@ -17,7 +17,13 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from modelplane.spec.autoscaling import Autoscaling, MetricType
-from modelplane.spec.bounds import INT32_MAX, MAX_REPLICAS, check_params
+from modelplane.spec.bounds import (
+    INT32_MAX,
+    MAX_BATCH_LATENCY_MS,
+    MAX_REPLICAS,
+    check_params,
+    check_params_size,
+)
 from modelplane.spec.errors import FieldPath, FieldProblems
 from modelplane.spec.meta import Labels, Object, SpecModel
 from modelplane.spec.placement import Toleration
@@ -96,6 +102,7 @@ class ModelSource(SpecModel):
     @classmethod
     def _bounded_params(cls, params: dict[str, Any]) -> dict[str, Any]:
         check_params(params)
+        check_params_size(params)
         return params
 
     @model_validator(mode="after")
@@ -129,8 +136,8 @@ class Batching(SpecModel):
 
     max_batch_size: int = Field(default=32, ge=1, le=INT32_MAX)
     """Most rows per model call."""
-    max_latency_ms: float = Field(default=5, ge=0)
-    """Longest a request waits for others to join its batch."""
+    max_latency_ms: float = Field(default=5, ge=0, le=MAX_BATCH_LATENCY_MS)
+    """Longest a request waits for others to join its batch; at most the router's request timeout."""
 
 
 class TrafficTarget(SpecModel):

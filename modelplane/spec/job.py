@@ -39,7 +39,8 @@ class JobSpec(SpecModel):
     node_selector: Labels = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
     completions: int = Field(default=1, ge=1, le=MAX_COMPLETIONS)
-    """Successful runs needed for the job to be complete."""
+    """Successful runs needed for the job to be complete; at most 100,000, unlike Kubernetes (which
+    bounds only Indexed Jobs): every finished run stays named in `status.countedReplicas`."""
     parallelism: int = Field(default=1, ge=1, le=MAX_REPLICAS)
     """Runs at once."""
     backoff_limit: int = Field(default=6, ge=0, le=INT32_MAX)

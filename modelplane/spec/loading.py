@@ -3,7 +3,9 @@
 `load_path` takes a file or a directory (its *.yaml and *.yml files, sorted, not recursive). Each
 document is parsed on its own — a `---` line at column 0 always starts a new document in YAML — so a
 syntax error in one document does not hide the errors of the others. Errors point at the line of the
-offending field, found by walking the composed YAML nodes along the error's field path.
+offending field, found by walking the composed YAML nodes along the error's field path. `load_data`
+(a document the control plane computed, validated on every apply) writes its data out as YAML and
+composes it only when validation fails: on a valid spec that cost most of apply's time.
 
 YAML anchors and aliases are allowed (`<<: *defaults`, a shared label block), but a document whose
 aliases would expand it by more than `MAX_ALIAS_EXPANSION` nodes (a "billion laughs": 400 bytes that
@@ -21,8 +23,9 @@ once.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -198,9 +201,10 @@ def _load_documents(text: str, file: Path, result: LoadResult) -> None:
         node, data, duplicate_keys = parsed
         kind, name = _identity(data) if isinstance(data, dict) else (None, None)
         result.errors.extend(replace(error, kind=kind, name=name) for error in duplicate_keys)
-        obj = _validate(data, node, file=file, errors=result.errors)
+        line = node.start_mark.line + 1
+        obj = _validate(data, _known(node), line=line, file=file, errors=result.errors)
         if obj is not None:
-            result.objects.append(Loaded(obj=obj, file=file, line=node.start_mark.line + 1, document=data))
+            result.objects.append(Loaded(obj=obj, file=file, line=line, document=data))
 
 
 def load_data(data: dict[str, Any], *, file: Path | str, line: int) -> LoadResult:
@@ -208,10 +212,9 @@ def load_data(data: dict[str, Any], *, file: Path | str, line: int) -> LoadResul
     errors name the field and point at `line`, the line of the document it was computed from."""
     result = LoadResult()
     path = Path(file)
-    node = yaml.compose(yaml.safe_dump(data))  # only to word the errors as for a file
-    if node is None:
-        return _finish(result, what=str(file))
-    obj = _validate(data, node, file=path, errors=result.errors)
+    # the YAML nodes only serve to word errors as for a file: composed only when validation fails (on
+    # a valid spec they were most of apply's time, on the control plane's event loop)
+    obj = _validate(data, functools.cache(lambda: _compose(data)), line=line, file=path, errors=result.errors)
     result.errors[:] = [replace(error, line=line) for error in result.errors]
     if obj is not None:
         result.objects.append(Loaded(obj=obj, file=path, line=line, document=data))
@@ -420,8 +423,23 @@ def _identity(data: dict[Any, Any]) -> tuple[str | None, str | None]:
     return (kind if isinstance(kind, str) else None, name if isinstance(name, str) else None)
 
 
-def _validate(data: Any, node: yaml.Node, *, file: Path, errors: list[SpecError]) -> SpecObject | None:
-    line = node.start_mark.line + 1
+def _known(node: yaml.Node) -> Callable[[], yaml.Node]:
+    """`node`, as the callable `_validate` asks for nodes with (a file's document was composed anyway)."""
+    return lambda: node
+
+
+def _compose(data: dict[str, Any]) -> yaml.Node:
+    """The YAML nodes of `data` written out as YAML, to locate fields in errors about it."""
+    node = yaml.compose(yaml.safe_dump(data))
+    assert node is not None  # a dict dumps to a mapping
+    return node
+
+
+def _validate(
+    data: Any, nodes: Callable[[], yaml.Node], *, line: int, file: Path, errors: list[SpecError]
+) -> SpecObject | None:
+    """The object `data` describes, or None with its errors added. `nodes` gives the document's YAML
+    nodes (starting at `line`), asked for only to word errors."""
     if data is None:
         return None
     if not isinstance(data, dict):
@@ -435,12 +453,13 @@ def _validate(data: Any, node: yaml.Node, *, file: Path, errors: list[SpecError]
         )
         return None
     kind, name = _identity(data)
-    cls = _kind_class(data, node, file=file, errors=errors)
+    cls = _kind_class(data, nodes, file=file, errors=errors)
     if cls is None:
         return None
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
+        node = nodes()
         for error in exc.errors():
             errors.extend(_spec_errors(error, cls, node, file=file, kind=kind, name=name))
     except RecursionError:
@@ -449,7 +468,7 @@ def _validate(data: Any, node: yaml.Node, *, file: Path, errors: list[SpecError]
 
 
 def _kind_class(
-    data: dict[Any, Any], node: yaml.Node, *, file: Path, errors: list[SpecError]
+    data: dict[Any, Any], nodes: Callable[[], yaml.Node], *, file: Path, errors: list[SpecError]
 ) -> type[SpecObject] | None:
     kind, name = _identity(data)
     api_version = data.get("apiVersion")
@@ -471,7 +490,7 @@ def _kind_class(
             (("kind",), f"unknown kind {data.get('kind')!r}; modelplane knows {known_kinds}.{hint}")
         )
     for path, message in problems:
-        errors.append(SpecError(message, file=file, line=locate(node, path), kind=kind, name=name))
+        errors.append(SpecError(message, file=file, line=locate(nodes(), path), kind=kind, name=name))
     return cls if not problems else None
 
 

@@ -208,6 +208,8 @@ def explain(error: ErrorDetails, *, root: type[BaseModel], raw: str | None = Non
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         sign = _SIGNS[kind]
         bound = next(iter(ctx.values()))
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)  # a float field's bound: 60,000, not 60,000.0
         if kind.startswith("less") and bound in REASONS:
             return f"must be {sign} {bound:,} ({REASONS[bound]}); got {shown}. Use a smaller number."
         return f"must be {sign} {bound}; got {shown}."

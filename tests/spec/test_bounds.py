@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from modelplane.spec import KINDS, load_text
-from modelplane.spec.bounds import INT32_MAX, MAX_COMPLETIONS, MAX_REPLICAS
+from modelplane.spec.bounds import INT32_MAX, MAX_COMPLETIONS, MAX_PARAMS_BYTES, MAX_REPLICAS
 from modelplane.spec.messages import _strip
 
 HUGE = 100000000000000000000000  # 1e23 written as an integer: more than 64 bits
@@ -137,3 +137,39 @@ def test_numbers_at_their_bounds_are_accepted() -> None:
     )
     result = load_text(text.replace("  model: {format: simulated}\n", "", 1))
     assert result.ok, result.errors
+
+
+def _with_params(weights: int) -> str:
+    """DEPLOYMENT whose `model.params` is `{weights: [1, 1, …]}`: 2 × weights + 13 bytes as JSON."""
+    ones = ", ".join("1" for _ in range(weights))
+    model = f"  model:\n    format: simulated\n    params: {{weights: [{ones}]}}\n"
+    return DEPLOYMENT.replace("  model: {format: simulated}\n", model)
+
+
+def test_params_over_64_kib_as_json_are_refused_saying_to_use_a_file() -> None:
+    result = load_text(_with_params(MAX_PARAMS_BYTES // 2), file="big.yaml")  # 65,549 bytes
+    assert not result.objects
+    (error,) = result.errors
+    assert error.path == "spec.model.params"
+    assert str(error).startswith("big.yaml:7: ModelDeployment/big: spec.model.params: ")
+    assert "65,549 bytes" in error.message and f"{MAX_PARAMS_BYTES:,}" in error.message
+    assert "in a file" in error.message
+
+
+def test_params_up_to_64_kib_as_json_are_accepted() -> None:
+    result = load_text(_with_params((MAX_PARAMS_BYTES - 13) // 2))  # 65,535 bytes
+    assert result.ok, result.errors
+
+
+@pytest.mark.parametrize(
+    ("latency", "accepted"),
+    [("0", True), ("5", True), ("60000", True), ("60000.5", False), ("1.0e+300", False)],
+)
+def test_batching_latency_is_at_most_the_routers_request_timeout(latency: str, accepted: bool) -> None:
+    result = load_text(DEPLOYMENT + f"  batching: {{maxLatencyMs: {latency}}}\n", file="big.yaml")
+    assert result.ok is accepted, result.errors
+    if not accepted:
+        (error,) = result.errors
+        assert error.path == "spec.batching.maxLatencyMs"
+        assert str(error).startswith("big.yaml:6: ModelDeployment/big: spec.batching.maxLatencyMs: ")
+        assert "must be ≤ 60,000 (" in error.message and "request timeout" in error.message

@@ -394,3 +394,32 @@ def test_load_data_points_errors_at_the_given_line() -> None:
     assert str(error).startswith("iris.yaml:12: ModelDeployment/iris: spec.replicas:")
     valid = load_data({**document, "spec": {"model": {"format": "simulated"}}}, file="iris.yaml", line=12)
     assert valid.ok and valid.objects[0].line == 12
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"kind": "ModelDeployment", "metadata": {"name": "iris"}, "spec": {"model": {"format": "simulated"}}},
+        {"apiVersion": "modelplane.dev/v1alpha1", "kind": "ModelDeploy", "metadata": {"name": "iris"}},
+        {
+            "apiVersion": "modelplane.dev/v1alpha1",
+            "kind": "ModelDeployment",
+            "metadata": {"name": "iris"},
+            "spec": {
+                "model": {"format": "sklern", "uri": "m"},
+                "replicas": "2",
+                "batching": {"maxBatchSize": 0},
+            },
+        },
+    ],
+)
+def test_load_data_words_errors_as_a_file_holding_the_same_document(document: dict[str, object]) -> None:
+    # load_data composes YAML nodes only when validation fails: the messages stay those of a file
+    import yaml
+
+    from_file = load_text(yaml.safe_dump(document), file="iris.yaml").errors
+    from_data = load_data(document, file="iris.yaml", line=1).errors
+    assert from_data
+    assert sorted((e.message, e.path or "") for e in from_data) == sorted(
+        (e.message, e.path or "") for e in from_file
+    )
