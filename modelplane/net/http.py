@@ -245,6 +245,7 @@ class Connection(asyncio.Protocol):
         "_refused",
         "_server",
         "_transport",
+        "_unsent",
         "_url",
         "_writing_paused",
         "deadline",
@@ -260,6 +261,7 @@ class Connection(asyncio.Protocol):
         # one growing buffer: a chunked body of tiny chunks costs its size, not ~40 bytes a chunk
         self._body = bytearray()
         self._content_length = 0
+        self._unsent = 0  # bytes of answers the client had not read at the last deadline
         self._head_bytes = 0
         self._raw_head = 0
         self._in_head = False
@@ -452,6 +454,8 @@ class Connection(asyncio.Protocol):
 
     def expire(self, now: float) -> None:
         """The deadline passed (the server's sweep calls this)."""
+        if self._still_reading(now):
+            return
         if self._phase == _CLOSING or self._transport is None:
             self.abort()  # a close that could not flush (the client reads nothing): cut it off
             return
@@ -468,6 +472,17 @@ class Connection(asyncio.Protocol):
         else:
             message = f"the request body did not arrive within {limits.body_s:g} s of its headers"
         self._reply_and_close(self._server.render_error(RequestTimeout(f"{message}; send it faster.")))
+
+    def _still_reading(self, now: float) -> bool:
+        """The client is still reading an answer (our write buffer shrank since the last deadline):
+        its clock starts again. A big answer (a list of 10,000 replicas is 21 MB) read slowly is
+        never cut off as idle; a client that reads nothing for a whole timeout is."""
+        unsent = self._transport.get_write_buffer_size() if self._transport is not None else 0
+        progressed = unsent > 0 and (self._unsent == 0 or unsent < self._unsent)
+        self._unsent = unsent
+        if progressed:
+            self.deadline = now + self._server.limits.keep_alive_s
+        return progressed
 
     def _closing(self, now: float) -> None:
         self._phase = _CLOSING

@@ -21,6 +21,7 @@ from modelplane.net.http import Deferred, HttpServer, Limits, Request, Response
 from tests.conftest import wait_for
 
 SLOW_HANDLER_S = 0.8
+BIG_ANSWER = b"x" * (8 << 20)  # more than the kernel's socket buffers hold
 
 
 def render_error(error: HttpError) -> Response:
@@ -33,6 +34,8 @@ def handle(request: Request) -> Response | Deferred:
         future: asyncio.Future[None] = loop.create_future()
         loop.call_later(SLOW_HANDLER_S, future.set_result, None)
         return Deferred(future, lambda _: Response(200, b'{"slow": true}'))
+    if request.path == "/big":
+        return Response(200, BIG_ANSWER)
     return Response(200, orjson.dumps({"path": request.path, "size": len(request.body)}))
 
 
@@ -113,6 +116,29 @@ def test_idle_keep_alive_connection_is_closed_after_the_timeout(serve: Callable[
         assert read_until_closed(sock) == b""  # closed without a word, as uvicorn does
         idle = time.monotonic() - answered
     assert 0.25 <= idle < 3, f"closed after {idle:.2f} s idle, keep-alive timeout 0.3 s"
+
+
+def test_a_big_answer_read_slowly_is_not_cut_off_by_the_keep_alive_timeout(
+    serve: Callable[..., ServerThread],
+) -> None:
+    """The keep-alive clock runs once the answer has left: a client still reading (a list of
+    10,000 replicas is 21 MB) is never taken for an idle one, however short the timeout."""
+    server = serve(keep_alive_s=0.2)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+    sock.settimeout(10)
+    with sock:
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(b"GET /big HTTP/1.1\r\nhost: test\r\n\r\n")
+        received = bytearray()
+        while chunk := sock.recv(64 << 10):
+            received += chunk
+            if received.endswith(BIG_ANSWER[-16:]) and len(received) > len(BIG_ANSWER):
+                break
+            time.sleep(0.04)  # a slow reader: about 1.6 MB/s, so the answer takes ~5 s to read
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert len(body) == len(BIG_ANSWER), f"answer cut off at {len(body):,} of {len(BIG_ANSWER):,} bytes"
 
 
 def test_a_connection_that_never_sends_is_closed_too(serve: Callable[..., ServerThread]) -> None:
