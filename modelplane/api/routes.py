@@ -29,6 +29,7 @@ from modelplane.api.errors import (
     NotFound,
     TooManyRequests,
 )
+from modelplane.api.listing import EncodedObjects
 from modelplane.api.recommendations import recommendations_for
 from modelplane.controllers import deployments, disruption, jobs, namespaces
 from modelplane.net.errors import HttpError, MethodNotAllowed
@@ -112,6 +113,7 @@ class Api:
         self.token = token
         self.on_down = on_down
         self.clock = clock
+        self._encoded = EncodedObjects()  # list answers encode only the objects that moved
 
     def __call__(self, request: Request) -> Response | Deferred:
         if self.token is not None:
@@ -319,7 +321,8 @@ class Api:
                 raise BadRequest(str(error)) from error
         namespace = query.get("namespace") or None
         items = self.store.list(kind, namespace=namespace, selector=selector)
-        return _json({"items": [i.to_json() for i in items], "resourceVersion": self.store.current_rv()})
+        whole = namespace is None and selector is None
+        return Response(200, self._encoded.body(kind, items, self.store.current_rv(), whole_kind=whole))
 
     def delete(self, kind: str, namespace: str, name: str) -> Response:
         if kind == "Namespace" and (forbidden := namespaces.undeletable(name)):

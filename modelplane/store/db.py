@@ -77,6 +77,9 @@ MIGRATIONS: tuple[str, ...] = (
     # the spec as the user's file last declared it (kubectl's last-applied-configuration), for apply's
     # three-way merge; NULL for objects applied before this column existed and for internal kinds
     "ALTER TABLE objects ADD COLUMN last_applied TEXT",
+    # which rows moved, read without touching the rows themselves (their JSON is most of the file): a
+    # list of 10,000 replicas read the whole table just to learn their resourceVersions
+    "CREATE INDEX objects_versions ON objects (kind, namespace, name, resource_version)",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
