@@ -55,7 +55,7 @@ def check_origin(headers: Mapping[bytes, bytes], *, allowed: frozenset[bytes] = 
 def is_json_media_type(content_type: bytes | None) -> bool:
     """True for no content type, application/json, application/*+json and curl -d's
     application/x-www-form-urlencoded (parameters ignored)."""
-    if content_type is None:
+    if content_type is None or content_type == b"application/json":  # what nearly every client sends
         return True
     media = content_type.split(b";", 1)[0].strip().lower()
     return media in (b"application/json", b"application/x-www-form-urlencoded") or (

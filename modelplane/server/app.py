@@ -362,12 +362,12 @@ class ModelServer:
         self, served: ServedModel, request_id: Any, outputs: Outputs, requested: list[str]
     ) -> Response:
         names = requested or list(outputs)
-        self._check_size_floor(outputs[name] for name in names if name in outputs)
-        encoded = []
-        for name in names:
-            if name not in outputs:
-                raise ServerError(f"model '{served.name}' did not return output '{name}'.")
-            encoded.append(tensors.encode_output(name, outputs[name]))
+        arrays = [outputs[name] for name in names if name in outputs]
+        self._check_size_floor(arrays)
+        if len(arrays) != len(names):
+            missing = next(name for name in names if name not in outputs)
+            raise ServerError(f"model '{served.name}' did not return output '{missing}'.")
+        encoded = [tensors.encode_output(name, array) for name, array in zip(names, arrays, strict=True)]
         body: dict[str, Any] = {"model_name": served.name}
         if served.config.version:
             body["model_version"] = served.config.version
@@ -410,8 +410,8 @@ class ModelServer:
                 "'outputs' must be a list of objects with a 'name', e.g. [{\"name\": \"label\"}]."
             )
         names = [o["name"] for o in raw]
-        twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
-        if twice is not None:
+        if len(set(names)) != len(names):
+            twice = next(n for i, n in enumerate(names) if n in names[:i])
             raise InvalidInput(f"'outputs' names '{twice}' twice; name each output once.")
         if served.outputs:
             unknown = [n for n in names if n not in served.outputs]

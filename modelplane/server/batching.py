@@ -63,6 +63,9 @@ class _Pending:
 
 def rows_of(inputs: Mapping[str, Array]) -> int:
     """The batch size of one request: the first-axis length every input must share."""
+    if len(inputs) == 1:  # most models take one input
+        for a in inputs.values():
+            return a.shape[0] if a.ndim else 1
     sizes = {a.shape[0] if a.ndim else 1 for a in inputs.values()}
     if len(sizes) != 1:
         raise InvalidInput(f"all inputs must have the same first (batch) dimension; got {sorted(sizes)}.")

@@ -1,118 +1,204 @@
 """Prometheus metrics of one model-server process (served at /metrics).
 
-One registry per server (not the global one), so several servers in one process stay apart. Label
-children are cached per model so the request path does a dict lookup, not a label resolution.
+One registry per server (not the global one), so several servers in one process stay apart.
+
+The per-request metrics (request counts by status, the four histograms, in-flight requests) are plain
+numbers updated on the event loop and folded into Prometheus metric families when /metrics is
+scraped (a custom collector). prometheus_client takes a lock for every update: a histogram
+observation is two locked increments plus a Python loop over the buckets, and a request made five
+such updates (~10 µs, a fifth of the server's own per-request cost). The scrape renders exactly what
+the prometheus_client objects rendered (names, labels, order, values, `_created` series).
+Updates must come from one thread (the event loop: the batcher reports on it); the rarely set
+gauges (model load time, ready) stay prometheus_client gauges.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from bisect import bisect_left
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import metrics as _prometheus_metrics
+from prometheus_client.metrics_core import Metric
+from prometheus_client.utils import floatToGoString
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+_LABELS = ("model", "version")
+# prometheus_client's switch (PROMETHEUS_DISABLE_CREATED_SERIES) for the `_created` series
+_USE_CREATED: bool = getattr(_prometheus_metrics, "_use_created", True)
+
+
+class HistogramValues:
+    """One histogram's buckets and sum as plain numbers; `observe` as prometheus_client's."""
+
+    __slots__ = ("_bounds", "_last", "_le", "counts", "created", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self._bounds = (*(float(b) for b in bounds), float("inf"))
+        self._last = len(self._bounds) - 1
+        self._le = [str(floatToGoString(b)) for b in self._bounds]  # type: ignore[no-untyped-call]
+        self.counts = [0] * len(self._bounds)  # per bucket, not cumulative
+        self.total = 0.0
+        self.created = time.time()
+
+    def observe(self, amount: float) -> None:
+        self.total += amount
+        i = bisect_left(self._bounds, amount)  # the first bound >= amount
+        if i <= self._last and amount <= self._bounds[i]:  # NaN lands in no bucket, as before
+            self.counts[i] += 1
+
+    def samples(self, metric: Metric, name: str, labels: dict[str, str]) -> None:
+        cumulative = 0.0
+        for le, count in zip(self._le, self.counts, strict=True):
+            cumulative += count
+            metric.add_sample(f"{name}_bucket", {**labels, "le": le}, cumulative)
+        metric.add_sample(f"{name}_count", labels, cumulative)
+        metric.add_sample(f"{name}_sum", labels, self.total)
+        if _USE_CREATED:
+            metric.add_sample(f"{name}_created", labels, self.created)
+
+
+class GaugeValue:
+    """An in-process gauge (in-flight requests): `inc`/`dec` without a lock."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def inc(self) -> None:
+        self.value += 1
+
+    def dec(self) -> None:
+        self.value -= 1
+
+
+@dataclass(frozen=True)
+class _Family:
+    name: str
+    documentation: str
+    kind: str  # "histogram" or "gauge"
+    attribute: str  # the ModelMetrics attribute that holds each model's values
+
+
+_REQUESTS = ("modelplane_server_requests", "Inference requests by model, version and HTTP status.")
+_FAMILIES = (
+    _Family(
+        "modelplane_server_request_duration_seconds",
+        "Time from a complete request to its response being written, by model.",
+        "histogram",
+        "latency",
+    ),
+    _Family(
+        "modelplane_server_queue_duration_seconds",
+        "Time a request waited in the batch queue before its batch started.",
+        "histogram",
+        "queue_time",
+    ),
+    _Family(
+        "modelplane_server_inference_duration_seconds",
+        "Time of one model call (one batch).",
+        "histogram",
+        "inference_time",
+    ),
+    _Family("modelplane_server_batch_size", "Rows per model call.", "histogram", "batch_size"),
+    _Family(
+        "modelplane_server_inflight_requests",
+        "Inference requests received and not yet answered.",
+        "gauge",
+        "inflight",
+    ),
+)
 
 
 class ServerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        labels = ("model", "version")
-        self.requests = Counter(
-            "modelplane_server_requests",
-            "Inference requests by model, version and HTTP status.",
-            (*labels, "status"),
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "modelplane_server_request_duration_seconds",
-            "Time from a complete request to its response being written, by model.",
-            labels,
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.queue_time = Histogram(
-            "modelplane_server_queue_duration_seconds",
-            "Time a request waited in the batch queue before its batch started.",
-            labels,
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.inference_time = Histogram(
-            "modelplane_server_inference_duration_seconds",
-            "Time of one model call (one batch).",
-            labels,
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.batch_size = Histogram(
-            "modelplane_server_batch_size",
-            "Rows per model call.",
-            labels,
-            buckets=_BATCH_BUCKETS,
-            registry=self.registry,
-        )
-        self.inflight = Gauge(
-            "modelplane_server_inflight_requests",
-            "Inference requests received and not yet answered.",
-            labels,
-            registry=self.registry,
-        )
+        self._models: list[ModelMetrics] = []
+        # (model's metrics, status) in the order each was first counted, as prometheus_client kept them
+        self._statuses: list[tuple[ModelMetrics, int]] = []
+        self.registry.register(self)  # a collector: `collect()`
         self.load_time = Gauge(
             "modelplane_server_model_load_seconds",
             "Seconds the model took to load.",
-            labels,
+            _LABELS,
             registry=self.registry,
         )
         self.ready = Gauge(
             "modelplane_server_model_ready",
             "1 when the model is loaded and serving.",
-            labels,
+            _LABELS,
             registry=self.registry,
         )
 
     def for_model(self, model: str, version: str | None) -> ModelMetrics:
         v = version or ""
-        return ModelMetrics(
+        metrics = ModelMetrics(
             model=model,
             version=v,
-            requests=self.requests,
-            latency=self.latency.labels(model, v),
-            queue_time=self.queue_time.labels(model, v),
-            inference_time=self.inference_time.labels(model, v),
-            batch_size=self.batch_size.labels(model, v),
-            inflight=self.inflight.labels(model, v),
             load_time=self.load_time.labels(model, v),
             ready=self.ready.labels(model, v),
+            statuses=self._statuses,
         )
+        self._models.append(metrics)
+        return metrics
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
 
+    def collect(self) -> Iterator[Metric]:
+        """The per-request metric families from the plain numbers (the registry calls this)."""
+        name, documentation = _REQUESTS
+        requests = Metric(name, documentation, "counter")
+        created = []
+        for model, status in list(self._statuses):
+            labels = {"model": model.model, "version": model.version, "status": str(status)}
+            requests.add_sample(f"{name}_total", labels, float(model.counts[status]))
+            created.append((labels, model.created[status]))
+        if _USE_CREATED:
+            for labels, when in created:
+                requests.add_sample(f"{name}_created", labels, when)
+        yield requests
+        for family in _FAMILIES:
+            metric = Metric(family.name, family.documentation, family.kind)
+            for model in list(self._models):
+                labels = {"model": model.model, "version": model.version}
+                values = getattr(model, family.attribute)
+                if isinstance(values, HistogramValues):
+                    values.samples(metric, family.name, labels)
+                else:
+                    metric.add_sample(family.name, labels, float(values.value))
+            yield metric
 
-@dataclass
+
+@dataclass(eq=False)
 class ModelMetrics:
     model: str
     version: str
-    requests: Counter
-    latency: Histogram
-    queue_time: Histogram
-    inference_time: Histogram
-    batch_size: Histogram
-    inflight: Gauge
     load_time: Gauge
     ready: Gauge
-
-    def __post_init__(self) -> None:
-        self._by_status: dict[int, Counter] = {}
+    statuses: list[tuple[ModelMetrics, int]]
+    latency: HistogramValues = field(default_factory=lambda: HistogramValues(_LATENCY_BUCKETS))
+    queue_time: HistogramValues = field(default_factory=lambda: HistogramValues(_LATENCY_BUCKETS))
+    inference_time: HistogramValues = field(default_factory=lambda: HistogramValues(_LATENCY_BUCKETS))
+    batch_size: HistogramValues = field(default_factory=lambda: HistogramValues(_BATCH_BUCKETS))
+    inflight: GaugeValue = field(default_factory=GaugeValue)
+    counts: dict[int, int] = field(default_factory=dict)  # requests by HTTP status
+    created: dict[int, float] = field(default_factory=dict)  # when each status was first counted
 
     def count(self, status: int) -> None:
-        child = self._by_status.get(status)
-        if child is None:
-            child = self._by_status[status] = self.requests.labels(self.model, self.version, str(status))
-        child.inc()
+        counts = self.counts
+        if status in counts:
+            counts[status] += 1
+            return
+        counts[status] = 1
+        self.created[status] = time.time()
+        self.statuses.append((self, status))
 
     def observe_batch(self, rows: int, seconds: float) -> None:
         self.batch_size.observe(rows)

@@ -137,9 +137,11 @@ def _cast(raw: Array, *, datatype: Datatype, where: str) -> Array:
         return raw.astype(NUMPY_DTYPES[datatype], copy=False)
     if kind not in "iuf":
         raise InvalidInput(f"{where}: {datatype} data must be numbers; got {_describe(raw)}.")
+    if datatype not in _NARROW_FLOAT:  # FP64 holds every JSON number numpy parsed (no overflow)
+        return raw.astype(NUMPY_DTYPES[datatype], copy=False)
     with np.errstate(over="ignore"):  # an overflow is reported below, as the user's error
         cast = raw.astype(NUMPY_DTYPES[datatype], copy=False)
-    if datatype in _NARROW_FLOAT and not np.isfinite(cast).all():
+    if not np.isfinite(cast).all():
         overflowed = ~np.isfinite(cast) & (np.isfinite(raw) if kind == "f" else True)
         if overflowed.any():
             largest = float(np.finfo(NUMPY_DTYPES[datatype]).max)
@@ -198,7 +200,7 @@ def conform(array: Array, spec: TensorSpec, *, where: str) -> Array:
 def encode_output(name: str, array: Array) -> dict[str, Any]:
     """A model output array -> OIP response output (flat row-major data)."""
     datatype = datatype_of(array)
-    return {"name": name, "datatype": str(datatype), "shape": list(array.shape), "data": wire_data(array)}
+    return {"name": name, "datatype": datatype.value, "shape": list(array.shape), "data": wire_data(array)}
 
 
 def encoded_size_floor(array: Array) -> int:
@@ -209,6 +211,8 @@ def encoded_size_floor(array: Array) -> int:
 
 def nests_deeper(value: Any, limit: int = MAX_NESTING) -> bool:
     """True when a JSON value has more than `limit` levels of arrays/objects."""
+    if not isinstance(value, (list, dict)):  # a scalar or None, as most ids are: no walk
+        return False
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
