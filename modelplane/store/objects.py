@@ -267,7 +267,12 @@ def select_changes(
             f"SELECT rv, type, object FROM changes WHERE rv > ? AND kind IN ({marks}) ORDER BY rv LIMIT ?",
             (since, *kinds, limit),
         )
-    return [Change(ChangeType(kind), StoredObject(**_loads(obj)), rv) for rv, kind, obj in rows]
+    return [Change(ChangeType(kind), decode_change(obj), rv) for rv, kind, obj in rows]
+
+
+def decode_change(text: str) -> StoredObject:
+    """The object a `changes` row holds."""
+    return StoredObject(**_loads(text))
 
 
 def _to_fields(obj: StoredObject) -> JsonObject:

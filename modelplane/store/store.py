@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from modelplane.store import events, objects, usage
+from modelplane.store import events, listings, objects, usage
 from modelplane.store.db import Database, next_resource_version, read_counter
 from modelplane.store.errors import AlreadyExists, Conflict, NotFound
 from modelplane.store.events import Event, EventType
@@ -39,6 +39,7 @@ class Store:
     def __init__(self, state_dir: Path | str) -> None:
         self._db = Database(state_dir)
         self._decoded: objects.Decoded = {}
+        self._listings: listings.Listings = {}  # lists catch up from the change log (listings.py)
         with self._db.write() as conn:
             usage.create_table(conn)
 
@@ -84,8 +85,13 @@ class Store:
             check_scope(kind, namespace)
         chosen = parse_selector(selector) if isinstance(selector, str) else selector
         with self._db.read() as conn:
-            found = objects.select_many(conn, kind, namespace, self._decoded)
-        return found if chosen is None else [obj for obj in found if chosen.matches(obj.labels)]
+            every = listings.list_kind(conn, kind, self._decoded, self._listings)
+        return [
+            obj
+            for obj in every
+            if (namespace is None or obj.namespace == namespace)
+            and (chosen is None or chosen.matches(obj.labels))
+        ]
 
     def contents(self, namespace: str) -> builtins.list[StoredObject]:
         """Every object in `namespace`, whatever its kind (what deleting the namespace must delete)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modelplane.store import Store, objects
+from modelplane.store import Store, listings, objects
 
 
 @pytest.fixture
@@ -19,7 +19,14 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append(str(row[2]))
         return real(row)
 
+    def counting_changes(text: str) -> objects.StoredObject:
+        obj = real_change(text)
+        seen.append(obj.name)
+        return obj
+
+    real_change = listings.decode_change
     monkeypatch.setattr(objects, "_from_row", counting)
+    monkeypatch.setattr(listings, "decode_change", counting_changes)
     return seen
 
 
@@ -86,3 +93,44 @@ def test_the_resource_versions_are_read_from_an_index_not_the_rows(tmp_path: Pat
         "ORDER BY namespace, name"
     ).fetchall()
     assert "COVERING INDEX" in str(plan)
+
+
+def test_lists_catch_up_from_the_change_log_and_read_the_rows_again_once_it_forgot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decodes: list[str]
+) -> None:
+    # the node agent lists 10,000 replicas ten times a second: reading even their resourceVersions
+    # took ~45 ms each time; now a listing reads the changes after the last one
+    store = Store(tmp_path)
+    for namespace in ("a", "b"):
+        store.create("Namespace", "", namespace, labels={}, spec={}, now=1.0)
+        for i in range(5):
+            store.create("Replica", namespace, f"r{i}", labels={"i": str(i)}, spec={}, now=1.0)
+    store.list("Replica")
+    statements: list[str] = []
+    store._db._conn.set_trace_callback(statements.append)
+    store.update_status("Replica", "b", "r1", {"n": 1}, now=2.0)
+    store.remove("Replica", "a", "r2")
+    store.create("Replica", "a", "r10", labels={}, spec={}, now=2.0)
+    store.create("Replica", "a", "q", labels={}, spec={}, now=2.0)
+    statements.clear()
+    decodes.clear()
+    listed = store.list("Replica")
+    assert not [s for s in statements if "FROM objects" in s]
+    assert sorted(decodes) == ["q", "r1", "r10", "r2"]
+    assert [(o.namespace, o.name) for o in listed] == [
+        ("a", "q"), ("a", "r0"), ("a", "r1"), ("a", "r10"), ("a", "r3"), ("a", "r4"),
+        ("b", "r0"), ("b", "r1"), ("b", "r2"), ("b", "r3"), ("b", "r4"),
+    ]  # fmt: skip
+    assert listed[7].status == {"n": 1}
+    assert [o.name for o in store.list("Replica", namespace="b", selector="i in (1,3)")] == ["r1", "r3"]
+    listed.clear()  # a caller's list is its own
+    assert len(store.list("Replica")) == 11
+    monkeypatch.setattr(objects, "CHANGES_KEPT", 3)  # the log forgets what this listing would need
+    for i in range(5):
+        store.update_status("Replica", "a", f"r{i}" if i != 2 else "q", {"n": 2}, now=3.0)
+    store.remove("Replica", "b", "r4")
+    statements.clear()
+    again = store.list("Replica")
+    assert [s for s in statements if "FROM objects" in s]
+    assert [o.name for o in again if o.status == {"n": 2}] == ["q", "r0", "r1", "r3", "r4"]
+    assert len(again) == 10 and store.get("Replica", "a", "r0") == again[1]
