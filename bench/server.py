@@ -320,7 +320,13 @@ class FloorTarget:
 
 def floor_targets(python: str, before: Path | None) -> list[FloorTarget]:
     # `modelplane serve` itself, imported without the rest of the CLI
-    serve = [python, "-c", "from modelplane.cli.serving import serve; serve(prog_name='modelplane serve')"]
+    # -P: not the working directory first on sys.path, so PYTHONPATH picks the tree (--before) that serves
+    serve = [
+        python,
+        "-P",
+        "-c",
+        "from modelplane.cli.serving import serve; serve(prog_name='modelplane serve')",
+    ]
     spec = ROOT / "bench" / "specs"
     infer = "/v2/models/iris/infer"
     mp = [*serve, "--port", "0", "--log-level", "error", "-f"]

@@ -100,6 +100,11 @@ def to_array(data: list[Any], *, shape: tuple[int, ...], datatype: Datatype, whe
         ) from error
     if raw.size != expected:
         raise _size_error(where, shape, expected, raw.size)
+    kind, itemsize = raw.dtype.kind, raw.dtype.itemsize
+    if (datatype is Datatype.FP64 and kind == "f") or (
+        datatype is Datatype.INT64 and kind == "i" and itemsize == 8
+    ):
+        return raw.reshape(shape)  # the common case: already what _cast would return
     if datatype in _INTEGER and raw.dtype.kind in "fO" and _whole(raw, data):
         # numpy infers float64 for a mix of int64 and uint64 values (e.g. [0, 2**63]): convert the
         # JSON integers exactly instead of through float.
@@ -186,15 +191,23 @@ def conform(array: Array, spec: TensorSpec, *, where: str) -> Array:
     got = datatype_of(array)
     if (got is Datatype.BYTES) != (spec.datatype is Datatype.BYTES):
         raise InvalidInput(f"{where}: the model takes {spec.datatype}; got {got}.")
-    if len(spec.shape) != array.ndim or any(
-        want != -1 and want != have for want, have in zip(spec.shape, array.shape, strict=True)
-    ):
+    if not _fits(spec.shape, array.shape):
         raise InvalidInput(
             f"{where}: the model takes shape {list(spec.shape)} (-1 is any size); got {list(array.shape)}."
         )
     if got is not spec.datatype and spec.datatype is not Datatype.BYTES:
         return _cast(array, datatype=spec.datatype, where=f"{where} ({got} sent to a {spec.datatype} input)")
     return array
+
+
+def _fits(want: tuple[int, ...], have: tuple[int, ...]) -> bool:
+    """Whether shape `have` is `want`, where -1 in `want` is any size."""
+    if len(want) != len(have):
+        return False
+    for w, h in zip(want, have, strict=True):  # noqa: SIM110 (a loop: all() of a generator is slower)
+        if w != h and w != -1:
+            return False
+    return True
 
 
 def encode_output(name: str, array: Array) -> dict[str, Any]:
@@ -232,7 +245,7 @@ def wire_data(array: Array) -> Any:
     kind = flat.dtype.kind
     if kind in "OSU":
         return [_text(v) for v in flat.tolist()]
-    if flat.dtype == np.float16:
+    if kind == "f" and flat.dtype.itemsize == 2:  # float16
         return flat.astype(np.float32)
     return np.ascontiguousarray(flat)
 
