@@ -30,7 +30,8 @@ def create_replicas(
 ) -> str | None:
     """Create `count` replicas for `owner` ({kind, namespace, name}), each admitted into its namespace
     (missing resources from the namespace's defaults, then the quota), with a SuccessfulCreate event
-    each. Returns the quota refusal that stopped it (also a FailedCreate event), if any."""
+    each, all in one store batch (one transaction). Returns the quota refusal that stopped it (also a
+    FailedCreate event), if any."""
     namespace = owner["namespace"]
     stored_ns = store.find("Namespace", "", namespace)
     spec = NamespaceSpec.model_validate(stored_ns.spec) if stored_ns is not None else None
@@ -48,16 +49,17 @@ def create_replicas(
         if r.status.get("phase") not in HOLDS_NOTHING
     ]
     requested = admission.demand_of(resources)
-    for _ in range(count):
-        refusal = admission.check_quota(namespace, spec, requested=requested, used=used)
-        if refusal is not None:
-            store.record_event(**owner, type="Warning", reason="FailedCreate", message=refusal, now=now)
-            return refusal
-        name = _create_one(store, owner, resources, make, now=now)
-        used.append(requested)
-        store.record_event(
-            **owner, type="Normal", reason="SuccessfulCreate", message=f"Created replica: {name}", now=now
-        )
+    with store.batch():  # one commit for all of them, not one per replica and per event
+        for _ in range(count):
+            refusal = admission.check_quota(namespace, spec, requested=requested, used=used)
+            if refusal is not None:
+                store.record_event(**owner, type="Warning", reason="FailedCreate", message=refusal, now=now)
+                return refusal
+            name = _create_one(store, owner, resources, make, now=now)
+            used.append(requested)
+            store.record_event(
+                **owner, type="Normal", reason="SuccessfulCreate", message=f"Created replica: {name}", now=now
+            )
     return None
 
 

@@ -4,7 +4,8 @@ Every 0.5 s: pools are built from the machine and the NodePool objects, allocati
 replicas already placed, and each unplaced replica (oldest first) is given to the pure
 `modelplane.scheduler.schedule`. A placement sets `spec.pool` and `spec.gpus` and moves the replica
 to Scheduled; a replica that fits nowhere stays Pending with Kubernetes' message, shown by describe
-and as a FailedScheduling event (aggregated, like the scheduler's).
+and as a FailedScheduling event (aggregated, like the scheduler's). A pass's bindings and events are
+written in one store batch: one commit, not one per replica.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from modelplane.scheduler import (
     Demand,
     Machine,
     Placement,
+    Pool,
     ScoringStrategy,
     allocations_of,
     build_pools,
@@ -27,7 +29,7 @@ from modelplane.scheduler import (
     schedule,
 )
 from modelplane.spec import Toleration
-from modelplane.spec.replica import ReplicaPhase
+from modelplane.spec.replica import Replica, ReplicaPhase
 from modelplane.store import Store
 
 log = logging.getLogger("modelplane.scheduling")
@@ -66,14 +68,20 @@ class Scheduling:
                 log.warning("%s", warning)
         allocations = allocations_of(replicas)
         created = {s.name: s.created for s in stored}
-        for replica in sorted(waiting, key=lambda r: created.get(r.name, 0.0)):
+        with self.store.batch():  # every binding of the pass in one transaction, not one each
+            self._bind(sorted(waiting, key=lambda r: created.get(r.name, 0.0)), built.pools, allocations, now)
+
+    def _bind(
+        self, waiting: list[Replica], pools: list[Pool], allocations: dict[str, Allocation], now: float
+    ) -> None:
+        for replica in waiting:
             template = replica.spec.template
             demand = Demand.of(
                 replica.spec.resources,
                 node_selector=template.get("nodeSelector") or {},
                 tolerations=[Toleration.model_validate(t) for t in template.get("tolerations") or []],
             )
-            decision = schedule(demand, built.pools, allocations, strategy=self.strategy, rng=self.rng)
+            decision = schedule(demand, pools, allocations, strategy=self.strategy, rng=self.rng)
             ref = {"kind": "Replica", "namespace": replica.namespace, "name": replica.name}
             if isinstance(decision, Placement):
                 spec = replica.spec.model_copy(

@@ -16,7 +16,8 @@ from __future__ import annotations
 import builtins
 import sqlite3
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -57,6 +58,27 @@ class Store:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make the writes of this thread inside the block one transaction: each keeps its own
+        resourceVersion, change and events, as if written one by one, and all are committed together
+        when the block ends (a pass writing thousands of objects paid a commit for each). An error
+        leaving the block rolls every one of them back and says so in a note on the error; an error a
+        write raises and the caller catches inside the block undoes only that write. Other threads
+        wait until the commit; a batch inside a batch is part of it."""
+        outermost = False
+        try:
+            with self._db.batch() as outermost:
+                yield
+        except BaseException as error:
+            if outermost:
+                # a list read inside the batch saw writes that are gone now, at resourceVersions
+                # the next writes will take again: forget what was listed and decoded
+                self._decoded.clear()
+                self._listings.clear()
+                error.add_note("modelplane store: every write of this batch was rolled back; none is stored.")
+            raise
 
     # Reads
 
