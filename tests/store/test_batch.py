@@ -4,7 +4,6 @@ the change log (a pass creating 10,000 replicas paid a commit per replica: ~4 ms
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import pytest
 
