@@ -2,7 +2,8 @@
 SQLite file.
 
 Like etcd under a kube-apiserver: every write is one transaction that moves the one global
-resourceVersion up by one and appends one change, so `changes_since(rv)` is "everything after rv".
+resourceVersion up by one and appends one change, so `changes_since(rv)` is "everything after rv"
+(`batch()` commits many such writes together, each still with its own resourceVersion and change).
 Kubernetes rules: `generation` starts at 1 and rises only when `spec` changes; `apply` never touches
 status; an update that names a stale resourceVersion is refused with Conflict (409). Time is passed in
 (`now`, seconds since the epoch) so callers and tests decide what time it is.
