@@ -121,3 +121,57 @@ def test_a_tick_over_unchanged_replicas_parses_none(store: Store, monkeypatch: p
 def test_usage_is_written_every_5_s_and_less_often_past_1000_replicas() -> None:
     """Each reading rewrites a status: 10,000 replicas every 5 s would be 2,000 writes a second."""
     assert [node.usage_period(n) for n in (1, 1000, 2000, 10_000)] == [5.0, 5.0, 10.0, 50.0]
+
+
+def test_a_tick_rebuilds_its_indexes_only_when_replicas_come_or_go(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-tick indexes (ports in use, parsed replicas, wake times) are rebuilt over every
+    replica only when one was added or removed: at 10,000 replicas, ten rebuilds a second were most
+    of the control plane's time."""
+    clock = FakeClock()
+    agent = NodeAgent(store, runtime=SimulatedRuntime(), clock=clock)
+    for i in range(5):
+        add_replica(store, f"r{i}")
+    indexed: list[int] = []
+    real = node.ports_of
+    monkeypatch.setattr(node, "ports_of", lambda stored: indexed.append(len(stored)) or real(stored))
+
+    async def scenario() -> None:
+        for _ in range(5):
+            await settle(agent, clock)
+            clock.now += 1.0
+        assert indexed == [5]
+        add_replica(store, "r5")
+        await settle(agent, clock)
+        store.mark_deleted("Replica", "default", "r0", now=clock())
+        for _ in range(3):
+            await settle(agent, clock)
+
+    asyncio.run(scenario())
+    assert indexed == [5, 6, 5]
+    assert {r.name for r in store.list("Replica")} == {f"r{i}" for i in range(1, 6)}
+
+
+def test_usage_readings_of_replicas_ready_together_are_spread_over_the_period(store: Store) -> None:
+    """Replicas that turned ready together take their usage readings at their own phase of the
+    period, not all in one tick (at 10,000 replicas: 10,000 status writes in one burst)."""
+    clock = FakeClock()
+    agent = NodeAgent(store, runtime=SimulatedRuntime(), clock=clock)
+    for i in range(20):
+        add_replica(store, f"r{i}")
+
+    async def scenario() -> list[int]:
+        await settle(agent, clock)
+        assert all(ready for _, ready in phases(store).values())
+        per_tick: list[int] = []
+        for _ in range(3 * int(node.USAGE_PERIOD_S)):
+            clock.now += 1.0
+            before = store.current_rv()
+            await settle(agent, clock)
+            per_tick.append(store.current_rv() - before)
+        return per_tick
+
+    per_tick = asyncio.run(scenario())
+    assert sum(per_tick) >= 3 * 20 - 20  # every replica read about once a period
+    assert max(per_tick) <= 12, per_tick  # not all 20 in one tick
