@@ -3,9 +3,10 @@
 Every 0.1 s it reads the Replica objects from the store and hands each scheduled one that is due
 to a `ReplicaRuntime` (processes, or simulated ones), with a task of its own per replica (never two
 at once for one replica, so a slow probe of one replica never delays another); the status the
-runtime returns is written back when it changed, with events and the usage history. A replica is
-due when the runtime asked (`wake_at`: a probe, a backoff's end, at least every second) or when its
-object changed; the others cost a dictionary lookup per tick, so 10,000 idle replicas stay cheap.
+runtime returns is written back when it changed, with events and the usage history (the writes
+of the tasks that finished together in one `store.batch()`: one commit, not one per replica). A
+replica is due when the runtime asked (`wake_at`: a probe, a backoff's end, at least every second)
+or when its object changed; the others cost a dictionary lookup per tick, so 10,000 idle replicas stay cheap.
 A replica marked for deletion is drained — its endpoint is already `terminating`, so the router
 stops sending — then stopped by the runtime (SIGTERM, the grace period, SIGKILL), and only once
 nothing of it runs is the object removed. On start, `adopt` keeps every replica whose process is
@@ -92,6 +93,9 @@ class NodeAgent:
         """The replicas of the last tick; the indexes below are rebuilt only when it changes."""
         self._ports: set[int] = set()
         self._parsed: dict[Key, tuple[int, Replica]] = {}
+        self._pending: dict[Key, tuple[Replica, StoredObject, dict[str, Any]]] = {}
+        """Statuses the replica tasks computed, written together by `_flush`."""
+        self._flush_scheduled = False
         self._wake: dict[Key, tuple[float, int]] = {}
         """Per held replica: when the runtime wants it probed next, and the resourceVersion its
         object had then (a change of the object wakes it at once)."""
@@ -119,6 +123,7 @@ class NodeAgent:
                 log.exception("replica %s/%s: could not be adopted; it is reconciled afresh", *stored.key[1:])
 
     async def tick(self, *, now: float) -> None:
+        self._flush()  # statuses still queued are written before the replicas are listed
         stored = self.store.list("Replica")
         present = {(s.namespace, s.name) for s in stored}
         if present != self._present:  # replicas came or went: re-index (not every tick: 10,000 keys)
@@ -166,6 +171,7 @@ class NodeAgent:
     async def close(self) -> None:
         """End every task this agent started. Replicas keep running; drains in progress are resumed
         by the next control plane (their records are kept)."""
+        self._flush()
         tasks = [*self.ticking.values(), *self.stopping.values()]
         for task in tasks:
             task.cancel()
@@ -199,15 +205,47 @@ class NodeAgent:
                 same_process and bool(obj.status.get("everReady"))
             )
             if data != obj.status and key not in self.stopping:
-                now = self.clock()
-                before = obj.status
-                obj = self.store.update_status("Replica", replica.namespace, replica.name, data, now=now)
-                self._events(replica, before=before, after=data, now=now)
+                self._write_later(key, replica, obj, data)  # wakes it once written
+                return
             self._wake[key] = (self.runtime.wake_at(key, now=self.clock()), obj.resource_version)
         except NotFound:
             pass  # deleted meanwhile; the next tick drains it
         except Exception:
             log.exception("replica %s/%s: tick failed; retried at the next tick", *key)
+
+    def _write_later(self, key: Key, replica: Replica, obj: StoredObject, data: dict[str, Any]) -> None:
+        """Queue a replica's new status for `_flush`, which the loop runs once the replica tasks
+        that are ready have run: their writes are one transaction, not one commit each."""
+        self._pending[key] = (replica, obj, data)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write the queued statuses (and their events) in one `store.batch()`, then set each
+        replica's next wake-up at the resourceVersion written. A replica being stopped meanwhile is
+        skipped (its status is the drain's); one whose write fails is not woken at a later time, so
+        the next tick probes and writes it again."""
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        now = self.clock()
+        try:
+            with self.store.batch():
+                for key, (replica, obj, data) in pending.items():
+                    if key in self.stopping:
+                        continue
+                    try:
+                        written = self.store.update_status("Replica", *key, data, now=now)
+                        self._events(replica, before=obj.status, after=data, now=now)
+                        self._wake[key] = (self.runtime.wake_at(key, now=now), written.resource_version)
+                    except NotFound:
+                        pass  # deleted meanwhile; the next tick drains it
+                    except Exception:
+                        log.exception("replica %s/%s: status write failed; retried at the next tick", *key)
+        except Exception:
+            log.exception("writing %d replica statuses failed; retried at the next tick", len(pending))
 
     def _usage(self, key: Key, replica: Replica, *, now: float) -> dict[str, object] | None:
         """CPU (millicores, averaged since the last reading) and memory, re-measured every

@@ -4,7 +4,10 @@ usage, are drained and forgotten; `stop_all` drains every replica at once; time 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,3 +178,42 @@ def test_usage_readings_of_replicas_ready_together_are_spread_over_the_period(st
     per_tick = asyncio.run(scenario())
     assert sum(per_tick) >= 3 * 20 - 20  # every replica read about once a period
     assert max(per_tick) <= 12, per_tick  # not all 20 in one tick
+
+
+def test_the_status_writes_of_one_tick_are_one_transaction(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty replicas starting in one tick write their statuses in one `store.batch()` (one
+    commit), not twenty commits."""
+    clock = FakeClock()
+    agent = NodeAgent(store, runtime=SimulatedRuntime(start_delay_s=5.0), clock=clock)
+    for i in range(20):
+        add_replica(store, f"r{i}")
+    batches: list[int] = []
+    writes: list[int] = []
+    real_batch, real_update_status = store.batch, store.update_status
+
+    @contextlib.contextmanager
+    def counting_batch() -> Iterator[None]:
+        batches.append(len(batches) + 1)
+        with real_batch():
+            yield
+
+    def update_status(*args: Any, **kwargs: Any) -> Any:
+        writes.append(len(batches))
+        return real_update_status(*args, **kwargs)
+
+    monkeypatch.setattr(store, "batch", counting_batch)
+    monkeypatch.setattr(store, "update_status", update_status)
+
+    async def scenario() -> None:
+        await settle(agent, clock)
+        assert phases(store) == {f"r{i}": ("Starting", False) for i in range(20)}
+        clock.now += 5.0
+        await settle(agent, clock)
+        assert all(ready for _, ready in phases(store).values())
+
+    asyncio.run(scenario())
+    assert writes == [1] * 20 + [2] * 20  # every write inside a batch, one batch a tick
+    assert len(batches) == 2
+    assert [e.reason for e in store.events()] == ["Ready"] * 20
