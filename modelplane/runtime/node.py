@@ -19,9 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
-import zlib
 from typing import Any
 
 from modelplane.runtime.protocol import Key, ReplicaRuntime, key_of
@@ -41,14 +39,6 @@ the control plane could do besides its other work)."""
 def usage_period(replicas: int) -> float:
     """How often each replica's usage is measured and written, for this many replicas."""
     return max(USAGE_PERIOD_S, replicas / USAGE_WRITES_PER_S)
-
-
-def usage_due(key: Key, *, last: float, now: float, period: float) -> bool:
-    """Whether a replica last measured at `last` is measured again at `now`: each replica at its own
-    phase of the period (from a hash of its key), so that replicas which turned ready together do
-    not all rewrite their status in one tick (10,000 writes in one burst every 50 s)."""
-    phase = zlib.crc32(f"{key[0]}/{key[1]}".encode()) % 1024 / 1024 * period
-    return math.floor((now - phase) / period) > math.floor((last - phase) / period)
 
 
 def ports_of(stored: list[StoredObject]) -> set[int]:
@@ -249,14 +239,11 @@ class NodeAgent:
 
     def _usage(self, key: Key, replica: Replica, *, now: float) -> dict[str, object] | None:
         """CPU (millicores, averaged since the last reading) and memory, re-measured every
-        `usage_period` (5 s up to 1,000 replicas), each replica at its own phase of it (`usage_due`),
-        so that usage alone does not rewrite the status on every tick, nor every status at once.
-        Each reading of a
+        `usage_period` (5 s up to 1,000 replicas) so that usage alone does not rewrite the status on
+        every tick. Each reading of a
         deployment's replica is also kept in the store's usage history, for right-sizing."""
         seen = self._usage_seen.get(key)
-        if seen is not None and not usage_due(
-            key, last=seen[0], now=now, period=usage_period(len(self._present))
-        ):
+        if seen is not None and now - seen[0] < usage_period(len(self._present)):
             return seen[2]
         usage = self.runtime.usage(key)
         if usage.memory_bytes is None and usage.cpu_seconds is None:
