@@ -5,22 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelplane.spec import API_VERSION, NodePool
-from modelplane.spec.replica import Replica
 from modelplane.store import StoredObject
-
-
-def replica_of(stored: StoredObject) -> Replica:
-    return Replica.model_validate(
-        {
-            "kind": "Replica",
-            "name": stored.name,
-            "namespace": stored.namespace,
-            "labels": stored.labels,
-            "spec": stored.spec,
-            "status": stored.status,
-            "deletionTimestamp": stored.deletion_timestamp,
-        }
-    )
 
 
 def nodepool_of(stored: StoredObject) -> NodePool:

@@ -15,7 +15,8 @@ import os
 import random
 from collections.abc import Mapping
 
-from modelplane.controllers.objects import dump, nodepool_of, replica_of
+from modelplane.controllers.objects import dump, nodepool_of
+from modelplane.runtime.node import replica_of  # the node agent owns the typed view of a Replica
 from modelplane.scheduler import (
     Allocation,
     Demand,

@@ -50,8 +50,7 @@ ENDPOINT_PROPAGATION_S = 1.0
 
 
 def replica_of(stored: StoredObject) -> Replica:
-    """The typed view of a stored Replica (as `controllers.objects.replica_of`, which this layer
-    cannot import)."""
+    """The typed view of a stored Replica (the scheduler uses it too)."""
     return Replica.model_validate(
         {
             "kind": "Replica",
