@@ -11,6 +11,7 @@ import click
 
 from modelplane.cli.durations import DURATION
 from modelplane.cli.http_limits import limit_options, limits_from
+from modelplane.net.client import DEFAULT_MAX_RESPONSE
 from modelplane.router.app import DEFAULT_MAX_BODY, RouterOptions, run_router
 from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
 
@@ -88,6 +89,12 @@ from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
     help="Largest request body in bytes; larger ones get 413.",
 )
 @click.option(
+    "--max-response-size",
+    default=DEFAULT_MAX_RESPONSE,
+    show_default=True,
+    help="Largest answer in bytes taken from a replica; a larger one is cut off and the client gets 502.",
+)
+@click.option(
     "--grace-period",
     metavar="DURATION",
     default=30.0,
@@ -112,6 +119,7 @@ def router(
     max_connections: int,
     response_timeout: float,
     max_body_size: int,
+    max_response_size: int,
     grace_period: float,
     keep_alive_timeout: float,
     header_timeout: float,
@@ -145,6 +153,7 @@ def router(
         max_connections=max_connections,
         response_timeout_s=response_timeout,
         max_body=max_body_size,
+        max_response=max_response_size,
         grace_s=grace_period,
         limits=limits_from(keep_alive_timeout, header_timeout, body_timeout, limit_connections),
     )

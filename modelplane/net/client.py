@@ -23,7 +23,12 @@ Errors (every one carries the upstream `address`):
     UpstreamError                   the request may have reached the upstream; not safe to retry blindly
     ├── UpstreamConnectError        no connection, or it closed before any byte of the answer: retry-safe
     ├── UpstreamDisconnected        the connection dropped in the middle of the answer
-    └── UpstreamTimeout             no complete answer within the response timeout
+    ├── UpstreamTimeout             no complete answer within the response timeout
+    └── UpstreamTooLarge            the answer's head or body is over the pool's bounds; connection closed
+
+Bounds: an answer's head (status line and headers) may take `MAX_HEAD_BYTES`, its body
+`max_response_bytes` (announced or received); beyond either the exchange fails at once, nothing more is
+buffered, and the connection is closed. A misbehaving upstream can never make the router buffer more.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ import httptools
 log = logging.getLogger(__name__)
 
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
+MAX_HEAD_BYTES = 64 * 1024  # an answer's status line and headers, as the server bounds a request's
+DEFAULT_MAX_RESPONSE = 64 * 1024 * 1024  # an answer's body; the model server's answers are bounded alike
 
 __all__ = [
     "ConnectionPool",
@@ -51,6 +58,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamResponse",
     "UpstreamTimeout",
+    "UpstreamTooLarge",
 ]
 
 
@@ -70,6 +78,10 @@ class UpstreamDisconnected(UpstreamError):
 
 class UpstreamTimeout(UpstreamError):
     """No complete answer within the response timeout; the connection is closed."""
+
+
+class UpstreamTooLarge(UpstreamError):
+    """The answer's head or body is larger than the pool accepts; the connection is closed."""
 
 
 @dataclass(slots=True)
@@ -118,10 +130,14 @@ class ConnectionPool:
         max_per_address: int = 256,
         connect_timeout: float = 2.0,
         response_timeout: float = 60.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE,
     ) -> None:
+        if max_response_bytes < 0:
+            raise ValueError(f"max_response_bytes must be 0 or more, not {max_response_bytes}")
         self.max_per_address = max_per_address
         self.connect_timeout = connect_timeout
         self.response_timeout = response_timeout
+        self.max_response_bytes = max_response_bytes
         self._upstreams: dict[str, _Upstream] = {}
         self._connecting: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -320,10 +336,12 @@ class _Connection(asyncio.Protocol):
         "_after_head",
         "_body",
         "_exchange",
+        "_head_size",
         "_headers",
         "_parser",
         "_pool",
         "_received",
+        "_size",
         "_timer",
         "_transport",
         "_upstream",
@@ -339,6 +357,8 @@ class _Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._headers: dict[bytes, bytes] = {}
         self._body: list[bytes] = []
+        self._head_size = 0
+        self._size = 0
         self._received = False
         self._used = 0
         self._after_head: bool | None = None  # a HEAD was answered in this feed: may the connection stay?
@@ -352,6 +372,8 @@ class _Connection(asyncio.Protocol):
             return
         self._headers = {}
         self._body = []
+        self._head_size = 0
+        self._size = 0
         self._received = False
         self._timer = asyncio.get_running_loop().call_later(exchange.timeout, self._on_timeout)
         if exchange.body:
@@ -411,12 +433,21 @@ class _Connection(asyncio.Protocol):
             self._failed_before_answer(f"{self._upstream.address} closed the connection before answering")
 
     # httptools callbacks
+    def on_status(self, status: bytes) -> None:
+        self._grow_head(len(status))
+
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers[name.lower()] = value
+        if self._grow_head(len(name) + len(value) + 4):
+            self._headers[name.lower()] = value
 
     def on_headers_complete(self) -> None:
         exchange = self._exchange
-        if exchange is None or not exchange.bodiless:
+        if exchange is None:
+            return
+        if not exchange.bodiless:
+            length = self._headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self._pool.max_response_bytes:
+                self._too_large(f"announces a {int(length)}-byte answer")
             return
         # the answer to a HEAD: complete now; data_received replaces the parser, which waits for a body
         self._exchange = None
@@ -429,6 +460,12 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         if self._after_head is not None:  # a body after the head of a HEAD answer: out of step
             self._after_head = False
+            return
+        if self._exchange is None:  # given up on (too large): nothing more is kept
+            return
+        self._size += len(body)
+        if self._size > self._pool.max_response_bytes:
+            self._too_large(f"sent more than {self._pool.max_response_bytes} bytes of answer")
             return
         self._body.append(body)
 
@@ -456,6 +493,28 @@ class _Connection(asyncio.Protocol):
             self._pool._release(self._upstream, self)
         else:
             self.close()
+
+    # bounds
+    def _grow_head(self, size: int) -> bool:
+        """Count `size` more bytes of head; False (and the exchange failed) once it is over the bound."""
+        if self._exchange is None:
+            return False
+        self._head_size += size
+        if self._head_size > MAX_HEAD_BYTES:
+            self._too_large(f"sent an answer head over {MAX_HEAD_BYTES} bytes")
+            return False
+        return True
+
+    def _too_large(self, what: str) -> None:
+        address = self._upstream.address
+        self._body = []
+        self._finish_with(
+            UpstreamTooLarge(
+                address,
+                f"{address} {what}; at most {self._pool.max_response_bytes} bytes are accepted "
+                "(the router's --max-response-size)",
+            )
+        )
 
     # failures
     def _failed_before_answer(self, reason: str) -> None:

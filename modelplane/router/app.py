@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelplane.net.client import ConnectionPool
+from modelplane.net.client import DEFAULT_MAX_RESPONSE, ConnectionPool
 from modelplane.net.cross_site import check_browser_request
 from modelplane.net.http import Deferred, Handler, HttpServer, Limits, Request, Response
 from modelplane.router.feed import follow_api, follow_file
@@ -44,6 +44,7 @@ class RouterOptions:
     connect_timeout_s: float = 2.0
     response_timeout_s: float = 60.0
     max_body: int = DEFAULT_MAX_BODY
+    max_response: int = DEFAULT_MAX_RESPONSE  # a replica's answer; larger ones fail with 502
     grace_s: float = 30.0
     limits: Limits = field(default_factory=Limits)  # the clients' connections: timeouts and how many at once
 
@@ -69,6 +70,7 @@ async def run_router(options: RouterOptions, *, on_listening: Callable[[int], No
         max_per_address=options.max_connections,
         connect_timeout=options.connect_timeout_s,
         response_timeout=options.response_timeout_s,
+        max_response_bytes=options.max_response,
     )
     proxy = Proxy(
         pool,
