@@ -1,7 +1,9 @@
 """The endpoints table the router reads: per deployment, its replicas' addresses and readiness.
 
 Without `spec.traffic`, each live version's weight is its number of replicas, so every replica takes
-an equal share whatever its version (what a Kubernetes Service does during a rolling update).
+an equal share whatever its version (what a Kubernetes Service does during a rolling update); that
+default and how many replicas a deployment wants are modelplane.spec's (`default_split`,
+`awaited_replicas`), the one owner of what a deployment wants.
 
 Pure: built from the stored deployments and replicas. A replica is listed once it has a port and a
 live process; `ready` is its readiness, `terminating` is set from the moment its deletion starts,
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
+
+from modelplane.spec import awaited_replicas, default_split, sizing_of
 
 
 class Stored(Protocol):
@@ -68,9 +72,7 @@ def _wanted(deployment: Stored) -> int | None:
     so it answers 503 at once; None under autoscaling (one may come on demand)."""
     if deployment.deletion_timestamp is not None:
         return 0
-    if deployment.spec.get("autoscaling"):
-        return None
-    return int(deployment.spec.get("replicas", 1))
+    return awaited_replicas(sizing_of(deployment.spec))
 
 
 def _by_replicas(spec: dict[str, Any], endpoints: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -79,6 +81,5 @@ def _by_replicas(spec: dict[str, Any], endpoints: list[dict[str, Any]]) -> list[
     counts: dict[str, int] = {}
     for endpoint in endpoints:
         counts[endpoint["version"]] = counts.get(endpoint["version"], 0) + 1
-    if not counts:
-        return [{"version": (spec.get("model") or {}).get("version"), "weight": 100}]
-    return [{"version": version, "weight": count} for version, count in sorted(counts.items())]
+    version = str((spec.get("model") or {}).get("version") or "")
+    return [share._asdict() for share in default_split(version, counts)]

@@ -5,7 +5,7 @@ ApiError (500, InternalError)
 ├── Unauthorized (401, Unauthorized)  no bearer token off loopback
 ├── Forbidden (403, Forbidden)        wrong token; deleting `default`; applying into a terminating namespace
 ├── NotFound (404, NotFound)
-├── Conflict (409, Conflict)          stale resourceVersion, or already exists
+├── Conflict (409, Conflict)          stale resourceVersion; already exists; `scale` when autoscaled
 ├── Gone (410, Expired)               a watch asked for changes older than what is kept
 └── Invalid (422, Invalid)            schema violation; `details` lists every error with its path
 """

@@ -35,7 +35,17 @@ from modelplane.controllers import deployments, disruption, jobs, namespaces
 from modelplane.net.errors import HttpError, MethodNotAllowed
 from modelplane.net.http import Deferred, Request, Response
 from modelplane.runtime import log_path, read_log
-from modelplane.spec import KINDS, MAX_REPLICAS, DocumentRefused, Job, Loaded, ModelDeploymentSpec, load_text
+from modelplane.spec import (
+    KINDS,
+    MAX_REPLICAS,
+    DocumentRefused,
+    Job,
+    Loaded,
+    ModelDeploymentSpec,
+    load_text,
+    scale_refusal,
+    sizing_of,
+)
 from modelplane.store import Store, parse_selector
 from modelplane.store import errors as store_errors
 
@@ -344,6 +354,10 @@ class Api:
                 f"replicas); got {replicas!r}."
             )
         stored = self.store.get("ModelDeployment", namespace, name)
+        # under autoscaling the autoscaler owns the count: refused, as a scale would be overwritten
+        refusal = scale_refusal(sizing_of(stored.spec), name=name, namespace=namespace, replicas=replicas)
+        if refusal is not None:
+            raise Conflict(refusal)
         spec = {**stored.spec, "replicas": replicas}
         updated = self.store.update(
             "ModelDeployment",

@@ -20,6 +20,7 @@ from modelplane.cli.fields import (
     Obj,
     age,
     created_of,
+    desired_of,
     field,
     format_age,
     format_labels,
@@ -154,9 +155,8 @@ def _budget_of(spec: Mapping[str, Any], status: Mapping[str, Any]) -> Mapping[st
         return budget
     if isinstance(spec.get("disruptionBudget"), Mapping):
         return {**spec["disruptionBudget"], "source": "spec"}
-    autoscaling = spec.get("autoscaling")
-    replicas = autoscaling.get("minReplicas", 1) if isinstance(autoscaling, Mapping) else spec.get("replicas")
-    return {"maxUnavailable": 1, "source": "default"} if isinstance(replicas, int) and replicas > 1 else None
+    replicas = desired_of({"spec": spec, "status": status})
+    return {"maxUnavailable": 1, "source": "default"} if replicas is not None and replicas > 1 else None
 
 
 def budget_text(spec: Mapping[str, Any], status: Mapping[str, Any]) -> list[Pair]:
@@ -270,7 +270,7 @@ def describe_deployment(
         ("URI", show(model.get("uri"), empty=NONE)),
     ], 2)]  # fmt: skip
     lines += ["Resources:", *_block(resources_text(spec.get("resources")), 2)]
-    desired = status.get("desiredReplicas", status.get("replicas", spec.get("replicas")))
+    desired = desired_of(deployment)
     counts = (
         f"{show(desired, empty='0')} desired | {show(status.get('updatedReplicas'), empty='0')} updated | "
         f"{show(status.get('readyReplicas'), empty='0')} ready | "

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from modelplane.spec import ScaleStatus, desired_replicas, sizing_of
+
 Obj = Mapping[str, Any]
 Row = list[str]
 NONE = "<none>"
@@ -63,6 +65,23 @@ def timestamp(value: Any) -> float | None:
 
 def created_of(obj: Obj) -> float | None:
     return timestamp(meta(obj, "created") or meta(obj, "creationTimestamp"))
+
+
+def desired_of(deployment: Obj) -> int | None:
+    """How many replicas a ModelDeployment wants: `status.desiredReplicas` as the controller wrote it,
+    else (before its first pass) the same owner's answer from the spec (`modelplane.spec`); None when
+    neither can be read."""
+    status, spec = deployment.get("status"), deployment.get("spec")
+    status = status if isinstance(status, Mapping) else {}
+    desired = status.get("desiredReplicas")
+    if isinstance(desired, int) and not isinstance(desired, bool):
+        return desired
+    try:
+        return desired_replicas(
+            sizing_of(spec if isinstance(spec, Mapping) else {}), ScaleStatus.read(status)
+        )
+    except ValueError:
+        return None
 
 
 # --- ages and small values ---------------------------------------------------------------------

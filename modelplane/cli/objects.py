@@ -366,7 +366,10 @@ def delete(
 def scale(
     target: tuple[str, ...], replicas: int, namespace: str | None, server: str | None, token: str | None
 ) -> None:
-    """Set the replicas of a deployment: `scale iris --replicas 3` (or `scale md/iris`, `scale md iris`)."""
+    """Set the replicas of a deployment: `scale iris --replicas 3` (or `scale md/iris`, `scale md iris`).
+
+    A deployment with spec.autoscaling is refused (the autoscaler owns its count): the API's message
+    says to change minReplicas / maxReplicas instead."""
     if len(target) == 1 and "/" not in target[0]:
         info, refs = kind_of("modeldeployments"), list(target)
     else:
@@ -375,11 +378,5 @@ def scale(
         raise click.UsageError("scale one ModelDeployment: `scale NAME --replicas N`.")
     client = connect(server, token)
     ns = namespace or DEFAULT_NAMESPACE
-    answer = client.post_json(f"{API}/modeldeployments/{ns}/{refs[0]}/scale", {"replicas": replicas})
+    client.post_json(f"{API}/modeldeployments/{ns}/{refs[0]}/scale", {"replicas": replicas})
     click.echo(f"{info.resource}/{refs[0]} scaled")
-    if isinstance(answer, dict) and fields.field(answer, "spec", "autoscaling"):
-        click.echo(
-            f"Note: {refs[0]} has spec.autoscaling, so the autoscaler keeps choosing its replicas; "
-            "change minReplicas / maxReplicas to bound it.",
-            err=True,
-        )

@@ -20,6 +20,7 @@ from modelplane.cli.fields import (
     Row,
     age,
     created_of,
+    desired_of,
     field,
     format_age,
     format_bytes,
@@ -51,7 +52,7 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 def _deployment_row(obj: Obj, now: float) -> tuple[Row, Row]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    desired = status.get("desiredReplicas", status.get("replicas", spec.get("replicas")))
+    desired = desired_of(obj)
     ready = status.get("readyReplicas", 0)
     row = [
         name_of(obj),

@@ -129,8 +129,8 @@ def status(name: str, timeout: float, namespace: str | None, server: str | None,
 def _progress(deployment: dict[str, Any]) -> tuple[str, bool, str]:
     """kubectl's DeploymentStatusViewer: (message, complete, failure reason)."""
     name = fields.field(deployment, "metadata", "name")
-    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
-    want = int(spec.get("replicas", 1))
+    status = deployment.get("status") or {}
+    want = fields.desired_of(deployment) or 0
     generation = int(fields.field(deployment, "metadata", "generation") or 0)
     if int(status.get("observedGeneration", 0)) < generation:
         return (f'Waiting for deployment "{name}" spec update to be observed...', False, "")

@@ -9,11 +9,15 @@ Replica objects as read from the store, and `now`. It returns every write of one
    revisions, renumber a re-applied one, drop old ones past revisionHistoryLimit;
 2. the ReplicaSet controller's step for each revision as it is after (1): replicas to create (from the
    revision's template) or to delete (victims in Kubernetes' order);
-3. the status: counts, conditions, the current revision, the disruption budget, the last available
-   revisions, and an automatic rollback when the current template fails (past its progress deadline,
-   crash-looping, or unready after taking traffic) and a good revision exists;
+3. the status: counts, conditions, the current revision, `desiredReplicas`, the disruption budget,
+   the last available revisions, and an automatic rollback when the current template fails (past its
+   progress deadline, crash-looping, or unready after taking traffic) and a good revision exists;
+   `status.autoscaling` is the autoscaler's and is carried over unchanged;
 4. when to look again without a change (`requeue_after`): the planner's progress-deadline check, or
    the moment a ready replica passes minReadySeconds, whichever comes first.
+
+How many replicas the deployment wants and its template hash are modelplane.spec's
+(`desired_replicas`, `template_hash`): the one owner that the API and the CLI read too.
 
 A replica's name is drawn, and its namespace's quota checked, when the plan is applied
 (`deployments.apply`): a quota refusal is the one status fact known only after writing
@@ -23,8 +27,6 @@ replica's log in the rollback cause; it is a read, passed in so this stays testa
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -41,7 +43,7 @@ from modelplane.controllers.rollout import (
     RolloutStep,
     plan_rollout,
 )
-from modelplane.spec import TEMPLATE_FIELDS, ModelDeploymentSpec
+from modelplane.spec import SCALE_STATUS, ModelDeploymentSpec, ScaleStatus, desired_replicas, template_hash
 from modelplane.store import StoredObject
 
 REVISION = "Revision"
@@ -50,20 +52,6 @@ REVISION_LABEL = "modelplane.dev/revision"
 
 LogTail = Callable[[str], str]
 """The last lines of a replica's log, by replica name ("" when there is none)."""
-
-
-def template_revision(spec: Mapping[str, Any]) -> str:
-    """A short hash of what makes a replica: a change here is a new revision (pod-template-hash)."""
-    template = {k: spec.get(k) for k in TEMPLATE_FIELDS}
-    return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
-
-
-def desired_replicas(spec: Mapping[str, Any]) -> int:
-    """spec.replicas; with autoscaling, minReplicas until the autoscaler (issue 5) decides."""
-    autoscaling = spec.get("autoscaling")
-    if autoscaling:
-        return max(int(autoscaling.get("minReplicas", 1)), 0)
-    return int(spec.get("replicas", 1))
 
 
 def facts(replica: StoredObject) -> ReplicaFacts:
@@ -85,7 +73,7 @@ def disruption_status(
     deployment: StoredObject, spec: ModelDeploymentSpec, replicas: Sequence[ReplicaFacts], *, now: float
 ) -> disruption.BudgetStatus | None:
     """The deployment's budget status now (its PodDisruptionBudget's); None when it has no budget."""
-    desired = desired_replicas(deployment.spec)
+    desired = desired_replicas(spec, ScaleStatus.read(deployment.status))
     budget = disruption.effective_budget(spec.disruption_budget, desired)
     if budget is None:
         return None
@@ -224,40 +212,43 @@ def decide(
     if deployment.deletion_timestamp is not None:
         return _deleting(replicas, revisions)
     spec = ModelDeploymentSpec.model_validate(deployment.spec)
-    desired_hash = template_revision(deployment.spec)
+    desired_hash = template_hash(spec)
     rollback = dict(deployment.status.get("rollback") or {})
     if rollback.get("from") != desired_hash:
         rollback = {}  # the spec changed since: roll out what it asks for now
     hashes = {r.spec.get("templateHash") for r in revisions}
-    template_hash = rollback["to"] if rollback.get("to") in hashes else desired_hash
+    current_hash = rollback["to"] if rollback.get("to") in hashes else desired_hash
     rollout = RolloutSpec.from_spec(
         deployment.name,
         spec,
-        template_hash=template_hash,
+        template_hash=current_hash,
         generation=deployment.generation,
-        replicas=desired_replicas(deployment.spec),
+        replicas=desired_replicas(spec, ScaleStatus.read(deployment.status)),
         paused=spec.paused,
     )
     replica_facts = [facts(r) for r in replicas]
     states = [revision_state(r, replica_facts, min_ready=spec.min_ready_seconds, now=now) for r in revisions]
     step = plan_rollout(rollout, states, now=now, previous=previous_status(deployment.status))
-    created, updates, after = _revisions_after(deployment, revisions, step, template_hash)
+    created, updates, after = _revisions_after(deployment, revisions, step, current_hash)
     deletes, creations, events = _sync_replicas(after, replicas)
     numbers = {r["templateHash"]: int(r["number"]) for r in after.values()}
     # the last two revisions that were fully available: a revision that breaks after completing its
     # rollout goes back to the one before it
     last_available = deployment.status.get("lastAvailable")
     previous_available = deployment.status.get("previousAvailable")
-    available_now = _fully_available(step.status, states, replicas=rollout.replicas, current=template_hash)
+    available_now = _fully_available(step.status, states, replicas=rollout.replicas, current=current_hash)
     if available_now is not None and available_now != last_available:
         last_available, previous_available = available_now, last_available
     status: dict[str, Any] = {
         **step.status.to_dict(),
-        "revision": numbers.get(template_hash, 0),
-        "templateHash": template_hash,
+        "revision": numbers.get(current_hash, 0),
+        "templateHash": current_hash,
+        "desiredReplicas": rollout.replicas,
         "lastAvailable": last_available,
         "previousAvailable": previous_available,
     }
+    if SCALE_STATUS in deployment.status:  # the autoscaler's part: carried over, never rewritten here
+        status[SCALE_STATUS] = deployment.status[SCALE_STATUS]
     budget = disruption_status(deployment, spec, replica_facts, now=now)
     if budget is not None:
         status["disruptionBudget"] = budget_json(budget, from_spec=spec.disruption_budget is not None)

@@ -7,7 +7,7 @@ deployment, `reconcile` reads its Revision and Replica objects fresh from the st
 needs, the status, an automatic rollback), and `apply`s it: idempotent writes, so a pass repeated
 on the same state writes nothing.
 
-A revision is keyed by a hash of the replica template (`template_revision`); replicas carry it in
+A revision is keyed by a hash of the replica template (`modelplane.spec.template_hash`); replicas carry it in
 `spec.revision`. A deleted deployment scales everything to 0 and goes once its replicas are gone.
 """
 
@@ -29,10 +29,8 @@ from modelplane.controllers.deployment_plan import (
     ReplicaCreation,
     budget_json,
     decide,
-    desired_replicas,
     disruption_status,
     facts,
-    template_revision,
 )
 from modelplane.spec.replica import Replica, ReplicaSpec
 from modelplane.store import NotFound, Store, StoredObject
@@ -44,13 +42,11 @@ __all__ = [
     "apply",
     "budget_json",
     "decide",
-    "desired_replicas",
     "disruption_status",
     "facts",
     "new_replica",
     "reconcile",
     "reconcile_all",
-    "template_revision",
 ]
 
 log = logging.getLogger("modelplane.deployments")

@@ -28,7 +28,6 @@ from modelplane.spec.autoscaling import (
 from modelplane.spec.bounds import INT32_MAX, MAX_COMPLETIONS, MAX_REPLICAS
 from modelplane.spec.deployment import (
     FORMATS_WITHOUT_URI,
-    TEMPLATE_FIELDS,
     Batching,
     DisruptionBudget,
     ModelDeployment,
@@ -36,6 +35,22 @@ from modelplane.spec.deployment import (
     ModelFormat,
     ModelSource,
     TrafficTarget,
+)
+from modelplane.spec.desired import (
+    NO_SCALE,
+    SCALE_STATUS,
+    TEMPLATE_FIELDS,
+    ScaleStatus,
+    Share,
+    Sized,
+    Sizing,
+    awaited_replicas,
+    default_split,
+    desired_replicas,
+    replica_bounds,
+    scale_refusal,
+    sizing_of,
+    template_hash,
 )
 from modelplane.spec.errors import DocumentRefused, FieldProblems, InvalidSpecError, QuantityError, SpecError
 from modelplane.spec.job import Job, JobSpec, RestartPolicy
@@ -72,6 +87,8 @@ __all__ = [
     "KINDS",
     "MAX_COMPLETIONS",
     "MAX_REPLICAS",
+    "NO_SCALE",
+    "SCALE_STATUS",
     "TEMPLATE_FIELDS",
     "AnySpecObject",
     "Autoscaling",
@@ -118,10 +135,14 @@ __all__ = [
     "RollingUpdate",
     "RpsMetric",
     "ScaleDownRules",
+    "ScaleStatus",
     "ScaleUpRules",
     "ScalingPolicy",
     "ScalingRules",
     "SelectPolicy",
+    "Share",
+    "Sized",
+    "Sizing",
     "SpecError",
     "SpecObject",
     "Strategy",
@@ -131,6 +152,9 @@ __all__ = [
     "Toleration",
     "TolerationOperator",
     "TrafficTarget",
+    "awaited_replicas",
+    "default_split",
+    "desired_replicas",
     "format_cpu",
     "format_memory",
     "json_schema",
@@ -143,4 +167,8 @@ __all__ = [
     "parse_gpu",
     "parse_memory",
     "parse_quantity",
+    "replica_bounds",
+    "scale_refusal",
+    "sizing_of",
+    "template_hash",
 ]

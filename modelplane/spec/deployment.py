@@ -170,20 +170,6 @@ class DisruptionBudget(SpecModel):
         return self
 
 
-TEMPLATE_FIELDS = (
-    "model",
-    "resources",
-    "nodeSelector",
-    "tolerations",
-    "batching",
-    "concurrency",
-    "probes",
-    "terminationGracePeriodSeconds",
-)
-"""The spec fields (as written in YAML) that make a replica (Kubernetes' pod template): a change to one
-of them is a new revision and a rollout; any other field (replicas, strategy, ...) is not."""
-
-
 class ModelDeploymentSpec(SpecModel):
     """The desired state of a served model."""
 

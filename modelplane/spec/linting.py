@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from modelplane.spec.deployment import ModelDeployment, ModelDeploymentSpec, ModelFormat
+from modelplane.spec.desired import replica_bounds
 from modelplane.spec.kinds import SpecObject
 from modelplane.spec.meta import DEFAULT_NAMESPACE
 from modelplane.spec.quantities import format_memory
@@ -100,14 +101,6 @@ def lint(objects: Sequence[SpecObject]) -> list[Finding]:
     return findings
 
 
-def _fewest_replicas(spec: ModelDeploymentSpec) -> int:
-    return spec.autoscaling.min_replicas if spec.autoscaling is not None else spec.replicas
-
-
-def _most_replicas(spec: ModelDeploymentSpec) -> int:
-    return spec.autoscaling.max_replicas if spec.autoscaling is not None else spec.replicas
-
-
 def _best_effort(spec: ModelDeploymentSpec) -> bool:
     return spec.resources.requests.is_empty() and spec.resources.limits.is_empty()
 
@@ -167,7 +160,7 @@ def _gpu_without_pool(spec: ModelDeploymentSpec) -> _Risk | None:
 
 
 def _no_disruption_budget(spec: ModelDeploymentSpec) -> _Risk | None:
-    most = _most_replicas(spec)
+    _, most = replica_bounds(spec)
     if most <= 1 or spec.disruption_budget is not None:
         return None
     replicas = f"up to {most}" if spec.autoscaling is not None else str(most)
@@ -181,11 +174,11 @@ def _no_disruption_budget(spec: ModelDeploymentSpec) -> _Risk | None:
 
 
 def _rollout_can_empty(spec: ModelDeploymentSpec) -> _Risk | None:
-    if spec.strategy.type is StrategyType.RECREATE or _most_replicas(spec) == 0:
+    if spec.strategy.type is StrategyType.RECREATE or replica_bounds(spec)[1] == 0:
         return None
     # The fewest replicas a rollout can start from is the worst case: an int maxUnavailable is the same
     # at every size, a percentage only reaches every replica at 100%, and the fallback below is 1.
-    replicas = max(_fewest_replicas(spec), 1)
+    replicas = max(replica_bounds(spec)[0], 1)
     rolling = spec.strategy.rolling_update
     surge = rolling.max_surge.scaled(replicas, round_up=True)
     unavailable = rolling.max_unavailable.scaled(replicas, round_up=False)

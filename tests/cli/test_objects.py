@@ -452,17 +452,19 @@ def test_delete_by_name_and_from_files(api: FakeApi, tmp_path: Path) -> None:
 
 
 def test_scale(api: FakeApi) -> None:
-    scaled = {
-        **DEPLOYMENT,
-        "spec": {**DEPLOYMENT["spec"], "autoscaling": {"minReplicas": 1, "maxReplicas": 4}},
-    }
-    api.on("POST", "/api/v1/modeldeployments/default/iris/scale", [(200, DEPLOYMENT), (200, scaled)])
+    refusal = "ModelDeployment 'iris' (namespace default) is autoscaled between 1 and 4 replicas ..."
+    api.on(
+        "POST",
+        "/api/v1/modeldeployments/default/iris/scale",
+        [(200, DEPLOYMENT), (409, {"error": refusal, "reason": "Conflict"})],
+    )
     result = run(scale, api, "iris", "--replicas", "3")
     assert result.exit_code == 0, result.output
     assert result.stdout == "modeldeployment.modelplane.dev/iris scaled\n"
     assert json.loads(api.seen[0].body) == {"replicas": 3}
-    result = run(scale, api, "md/iris", "--replicas", "0")
-    assert "has spec.autoscaling" in result.stderr
+    result = run(scale, api, "md/iris", "--replicas", "0")  # autoscaled: the API refuses, the CLI says why
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "is autoscaled between 1 and 4 replicas" in result.stderr
     assert run(scale, api, "np", "gpu", "--replicas", "1").exit_code == 2
     assert run(scale, api, "iris", "--replicas", "-1").exit_code == 2
 

@@ -10,17 +10,20 @@ from typing import Any
 
 import pytest
 
-from modelplane.controllers.deployment_plan import (
-    REVISION,
-    DeploymentPlan,
-    decide,
-    template_revision,
-)
+from modelplane.controllers.deployment_plan import REVISION, DeploymentPlan, decide
+from modelplane.spec import ModelDeploymentSpec, template_hash
 from modelplane.store import StoredObject
 
 SPEC: dict[str, Any] = {"model": {"format": "simulated", "version": "v1"}, "replicas": 3}
 V2: dict[str, Any] = {**SPEC, "model": {"format": "simulated", "version": "v2"}}
-H1, H2 = template_revision(SPEC), template_revision(V2)
+
+
+def hash_of(spec: dict[str, Any]) -> str:
+    """The template hash of a spec written as the API stores it (the owner: modelplane.spec)."""
+    return template_hash(ModelDeploymentSpec.model_validate(spec))
+
+
+H1, H2 = hash_of(SPEC), hash_of(V2)
 
 
 def obj(
@@ -45,11 +48,11 @@ def deployment(spec: dict[str, Any] = SPEC, status: dict[str, Any] | None = None
 def revision(template: dict[str, Any], number: int, replicas: int) -> StoredObject:
     desired = int(template["replicas"])  # sized for the deployment's replicas: no scaling event
     spec = {
-        "deployment": "m", "number": number, "templateHash": template_revision(template),
+        "deployment": "m", "number": number, "templateHash": hash_of(template),
         "template": template, "replicas": replicas, "desiredReplicas": desired, "maxReplicas": desired + 1,
         "history": [],
     }  # fmt: skip
-    return obj(REVISION, f"m-{template_revision(template)}", spec, created=float(number))
+    return obj(REVISION, f"m-{hash_of(template)}", spec, created=float(number))
 
 
 def replica(
@@ -152,7 +155,7 @@ def test_a_rollback_in_force_rolls_out_the_good_template_until_the_spec_changes(
     v3 = {**SPEC, "model": {"format": "simulated", "version": "v3"}}
     changed = decide(deployment(v3, memory), revisions, running(H1, 3), now=100.0)
     assert changed.status is not None and "rollback" not in changed.status
-    assert changed.status["templateHash"] == template_revision(v3)
+    assert changed.status["templateHash"] == hash_of(v3)
 
 
 def test_without_a_good_revision_nothing_is_rolled_back() -> None:
@@ -183,7 +186,7 @@ def test_requeue_after_a_ready_replica_passes_min_ready_seconds(
 ) -> None:
     spec = {**SPEC, "replicas": 1, "minReadySeconds": min_ready, "strategy": {"progressDeadlineSeconds": 600}}
     status = {"conditions": [{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]}
-    replicas = [replica("a", template_revision(spec), since=ready_since)]
+    replicas = [replica("a", hash_of(spec), since=ready_since)]
     plan = decide(deployment(spec, status), [revision(spec, 1, 1)], replicas, now=100.0)
     assert plan.requeue_after == (pytest.approx(expected) if expected is not None else None)
 
@@ -193,7 +196,7 @@ def test_requeue_after_the_progress_deadline_while_a_rollout_is_in_progress() ->
     plan = decide(
         deployment(spec),
         [revision(spec, 1, 1)],
-        [replica("a", template_revision(spec), ready=False)],
+        [replica("a", hash_of(spec), ready=False)],
         now=100.0,
     )
     assert plan.requeue_after == pytest.approx(61.0)
@@ -210,3 +213,28 @@ def test_a_quota_refusal_is_a_replica_failure_before_the_rollback_condition() ->
 def test_the_same_inputs_give_the_same_plan() -> None:
     args = (deployment(V2, {"lastAvailable": H1}), [revision(SPEC, 1, 3)], running(H1, 3))
     assert decide(*args, now=100.0) == decide(*args, now=100.0)
+
+
+AUTOSCALED: dict[str, Any] = {
+    **SPEC,
+    "replicas": 7,  # ignored under autoscaling
+    "autoscaling": {"minReplicas": 2, "maxReplicas": 5, "metrics": [{"type": "concurrency", "target": 4}]},
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "desired"),
+    [
+        ({}, 2),  # no recommendation yet: minReplicas
+        ({"autoscaling": {"desiredReplicas": 4}}, 4),  # the autoscaler's scale status
+        ({"autoscaling": {"desiredReplicas": 9}}, 5),  # clamped to maxReplicas
+    ],
+)
+def test_an_autoscaled_deployment_runs_what_the_owner_decides_and_keeps_the_autoscalers_status(
+    status: dict[str, Any], desired: int
+) -> None:
+    plan = decide(deployment(AUTOSCALED, status), [], [], now=100.0)
+    assert plan.create_revision is not None and plan.create_revision.spec["replicas"] == desired
+    assert sum(c.count for c in plan.create_replicas) == desired
+    assert plan.status is not None and plan.status["desiredReplicas"] == desired
+    assert plan.status.get("autoscaling") == status.get("autoscaling")  # carried over, not rewritten
