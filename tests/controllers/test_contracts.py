@@ -13,7 +13,13 @@ from pathlib import Path
 import modelplane.controllers
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACTS = ("pure-decisions", "pure-probing", "independent-planners", "cli-without-controllers")
+CONTRACTS = (
+    "pure-decisions",
+    "pure-probing",
+    "independent-planners",
+    "cli-without-controllers",
+    "autoscaler-only-spec",
+)
 
 
 def test_controllers_is_a_package_the_linter_sees() -> None:
