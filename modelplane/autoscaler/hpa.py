@@ -125,8 +125,15 @@ def decide(
     proposals: Sequence[tuple[str, Proposal | MetricUnavailable]],
     memory: Memory,
     now: float,
+    fast: frozenset[str] = frozenset(),
 ) -> Decision:
-    """One sync of the HPA for a deployment at `current` replicas (see the module docstring)."""
+    """One sync of the HPA for a deployment at `current` replicas (see the module docstring).
+
+    `fast` names the metrics whose proposals come from the fast path (`kpa`), already smoothed by its
+    windows and limited by its rates: when one of them wins and `spec.behavior` is unset, its proposal
+    is only held within [minReplicas, maxReplicas] (the legacy rules, x2 per 15 s up and a 300 s window
+    down, are what makes the HPA slow to follow a spike). With `behavior` set, the user's rules apply
+    to every proposal."""
     if not memory.recommendations:  # recordInitialRecommendation
         memory = replace(memory, recommendations=((now, current),))
     able = Condition(
@@ -174,7 +181,9 @@ def decide(
         reason = f"{combined.metric} above target"
     elif wanted < current:
         reason = "All metrics below target"
-    if spec.behavior is None:
+    if spec.behavior is None and combined.metric in fast:
+        replicas, stabilized, limited = _bounded(spec, wanted)
+    elif spec.behavior is None:
         replicas, stabilized, limited, memory = _normalize_legacy(spec, current, wanted, memory, now)
     else:
         replicas, stabilized, limited, memory = _normalize_with_behavior(spec, current, wanted, memory, now)
@@ -207,6 +216,32 @@ def _rescaled(
     if spec.behavior is not None:  # storeScaleEvent: only the behaviour path keeps scale events
         memory = _with_scale_event(spec, memory, current, replicas, now)
     return Decision(replicas, True, (able, *kept), (event,), reason=reason, memory=memory)
+
+
+def _bounded(spec: Autoscaling, wanted: int) -> tuple[int, Condition, Condition]:
+    """The fast path's normalisation: only [minReplicas, maxReplicas]."""
+    able = Condition(
+        ConditionType.ABLE_TO_SCALE, True, "ReadyForNewScale", "recommended size matches current size"
+    )
+    if wanted > spec.max_replicas:
+        replicas, reason, message = (
+            spec.max_replicas,
+            "TooManyReplicas",
+            "the desired replica count is more than the maximum replica count",
+        )
+    elif wanted < spec.min_replicas:
+        replicas, reason, message = (
+            spec.min_replicas,
+            "TooFewReplicas",
+            "the desired replica count is less than the minimum replica count",
+        )
+    else:
+        replicas, reason, message = (
+            wanted,
+            "DesiredWithinRange",
+            "the desired count is within the acceptable range",
+        )
+    return replicas, able, Condition(ConditionType.SCALING_LIMITED, replicas != wanted, reason, message)
 
 
 # The legacy path (spec.behavior unset)

@@ -199,3 +199,39 @@ def test_more_load_never_gives_fewer_replicas(current: int, low_want: int, extra
     low = decide(hpa, current=current, proposals=wants(low_want), memory=Memory(), now=T).replicas
     high = decide(hpa, current=current, proposals=wants(low_want + extra), memory=Memory(), now=T).replicas
     assert high >= low
+
+
+def test_a_fast_path_proposal_is_only_bounded_without_behavior() -> None:
+    # the legacy rules would allow 4; the fast path's 20 goes through, held to maxReplicas
+    decision = decide(
+        spec(high=16),
+        current=2,
+        proposals=wants(20, "concurrency"),
+        memory=Memory(),
+        now=T,
+        fast=frozenset({"concurrency"}),
+    )
+    assert decision.replicas == 16
+    assert condition(decision, ConditionType.SCALING_LIMITED).reason == "TooManyReplicas"
+    # and straight down, without the 300 s window (the fast path has its own stable window)
+    down = decide(
+        spec(),
+        current=16,
+        proposals=wants(3, "concurrency"),
+        memory=decision.memory,
+        now=T + 1,
+        fast=frozenset({"concurrency"}),
+    )
+    assert down.replicas == 3
+
+
+def test_with_behavior_the_users_rules_apply_to_the_fast_path_too() -> None:
+    decision = decide(
+        spec(behavior={}),
+        current=2,
+        proposals=wants(20, "concurrency"),
+        memory=Memory(),
+        now=T,
+        fast=frozenset({"concurrency"}),
+    )
+    assert decision.replicas == 6
