@@ -39,7 +39,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from modelplane.api import auth
-from modelplane.api.routes import Api, Hub, render_error
+from modelplane.api.routes import Hub, render_error
+from modelplane.api.usage import UsageApi
 from modelplane.controllers import deployments, jobs, namespaces
 from modelplane.controllers.manager import Changes, run_controller
 from modelplane.controllers.scheduling import Scheduling
@@ -130,9 +131,9 @@ async def _serve(
         down_requested.set()
         stop.set()
 
-    api = Api(store, hub=hub, state_dir=state_dir, token=token, on_down=on_down)
-    http = HttpServer(api, render_error=render_error, max_body=MAX_BODY)
     node = NodeAgent(store, runtime=_runtime(settings, rng))
+    api = UsageApi(store, hub=hub, state_dir=state_dir, token=token, on_down=on_down, readings=node.usage)
+    http = HttpServer(api, render_error=render_error, max_body=MAX_BODY)
     scheduling = Scheduling(store, rng=rng, strategy=settings.strategy)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

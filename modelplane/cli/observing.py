@@ -1,9 +1,10 @@
 """`logs`, `events` and `top`: what is happening, read from the control plane (and the router).
 
 `logs -f` follows by long-polling the API with the byte offset it last got (`?offset=N&wait=S`),
-so no line is printed twice or skipped; Ctrl-C ends it quietly. `top` reads CPU and memory from each
-replica's `status.usage` (the runtime measures them) and in-flight requests and req/s from the
-router's Prometheus metrics at `--ingress` when the router answers; what nobody measured shows `-`.
+so no line is printed twice or skipped; Ctrl-C ends it quietly. `top` reads CPU and memory from
+`GET /api/v1/usage` (the node agent's latest readings, kept in memory, not in the replicas' status)
+and in-flight requests and req/s from the router's Prometheus metrics at `--ingress` when the router
+answers; what nobody measured shows `-`.
 """
 
 from __future__ import annotations
@@ -266,5 +267,7 @@ def top(
     ingress_url = (
         ingress or os.environ.get("MODELPLANE_INGRESS") or recorded_url("ingress") or DEFAULT_INGRESS
     )
+    readings = items_of(client.get(f"{API}/usage", {"namespace": scope}))
+    usage = {(r["namespace"], r["name"]): r for r in readings}
     traffic = read_traffic(ingress_url, window)
-    click.echo(printing.top_table(replicas, traffic=traffic, all_namespaces=all_namespaces))
+    click.echo(printing.top_table(replicas, usage=usage, traffic=traffic, all_namespaces=all_namespaces))

@@ -277,30 +277,32 @@ def events_table(events: Sequence[Obj], *, now: float, all_namespaces: bool = Fa
 def top_table(
     replicas: Sequence[Obj],
     *,
+    usage: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
     traffic: Mapping[tuple[str, str], tuple[float | None, float | None]] | None = None,
     all_namespaces: bool = False,
 ) -> str:
     """Per replica: CPU (millicores), MEMORY, INFLIGHT, REQ/S; `-` for what nobody measured.
 
-    CPU and memory come from the replica's `status.usage` (`cpuMillis`, `memoryBytes`, written by the
-    runtime); in-flight requests and req/s from `traffic[(namespace, replica)]` (the router's
-    metrics), else from `status.usage.inflight` / `status.usage.requestsPerSecond` if present.
+    CPU and memory come from `usage[(namespace, replica)]` (`cpuMillis`, `memoryBytes`: the node
+    agent's readings, `GET /api/v1/usage`); in-flight requests and req/s from
+    `traffic[(namespace, replica)]` (the router's metrics), else from the reading's `inflight` /
+    `requestsPerSecond` if present.
     """
     if not replicas:
         return "No resources found."
     headers = ["NAME", "DEPLOYMENT", "CPU", "MEMORY", "INFLIGHT", "REQ/S"]
     rows = []
     for obj in replicas:
-        usage = field(obj, "status", "usage") or {}
-        cpu = usage.get("cpuMillis")
+        reading = (usage or {}).get((namespace_of(obj), name_of(obj))) or {}
+        cpu = reading.get("cpuMillis")
         inflight, rps = (traffic or {}).get((namespace_of(obj), name_of(obj)), (None, None))
-        inflight = inflight if inflight is not None else usage.get("inflight")
-        rps = rps if rps is not None else usage.get("requestsPerSecond")
+        inflight = inflight if inflight is not None else reading.get("inflight")
+        rps = rps if rps is not None else reading.get("requestsPerSecond")
         row = [
             name_of(obj),
             show(field(obj, "spec", "deployment")),
             f"{cpu:.0f}m" if isinstance(cpu, int | float) else MISSING,
-            format_bytes(usage.get("memoryBytes")),
+            format_bytes(reading.get("memoryBytes")),
             f"{inflight:.0f}" if isinstance(inflight, int | float) else MISSING,
             f"{rps:.1f}" if isinstance(rps, int | float) else MISSING,
         ]

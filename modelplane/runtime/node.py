@@ -3,8 +3,10 @@
 Every 0.1 s it reads the Replica objects from the store and hands each scheduled one that is due
 to a `ReplicaRuntime` (processes, or simulated ones), with a task of its own per replica (never two
 at once for one replica, so a slow probe of one replica never delays another); the status the
-runtime returns is written back when it changed, with events and the usage history (the writes
-of the tasks that finished together in one `store.batch()`: one commit, not one per replica). A
+runtime returns is written back when it changed, with events (the writes of the tasks that
+finished together in one `store.batch()`: one commit, not one per replica). Usage (CPU, memory) is
+not part of the status: each replica is measured every `usage_period` and the reading kept in memory
+(`readings.py`; `usage()` serves it to the API), its history samples written in the same batches. A
 replica is due when the runtime asked (`wake_at`: a probe, a backoff's end, at least every second)
 or when its object changed; the others cost a dictionary lookup per tick, so 10,000 idle replicas stay cheap.
 A replica marked for deletion is drained — its endpoint is already `terminating`, so the router
@@ -23,22 +25,12 @@ import time
 from typing import Any
 
 from modelplane.runtime.protocol import Key, ReplicaRuntime, key_of
+from modelplane.runtime.readings import Readings
 from modelplane.runtime.supervisor import Clock
-from modelplane.spec.replica import FINISHED_PHASES, Replica, ReplicaPhase
+from modelplane.spec.replica import FINISHED_PHASES, Replica, ReplicaPhase, ReplicaUsage
 from modelplane.store import EventType, NotFound, Store, StoredObject
 
 log = logging.getLogger("modelplane.node")
-
-USAGE_PERIOD_S = 5.0
-USAGE_WRITES_PER_S = 200.0
-"""Each usage reading rewrites a replica's status: past 1,000 replicas the period grows so that
-these writes stay under this rate (10,000 replicas every 5 s was 2,000 writes a second, more than
-the control plane could do besides its other work)."""
-
-
-def usage_period(replicas: int) -> float:
-    """How often each replica's usage is measured and written, for this many replicas."""
-    return max(USAGE_PERIOD_S, replicas / USAGE_WRITES_PER_S)
 
 
 def ports_of(stored: list[StoredObject]) -> set[int]:
@@ -77,7 +69,7 @@ class NodeAgent:
         self.clock = clock
         self.ticking: dict[Key, asyncio.Task[None]] = {}
         self.stopping: dict[Key, asyncio.Task[None]] = {}
-        self._usage_seen: dict[Key, tuple[float, float | None, dict[str, object] | None]] = {}
+        self.readings = Readings()
         self._present: set[Key] = set()
         """The replicas of the last tick; the indexes below are rebuilt only when it changes."""
         self._ports: set[int] = set()
@@ -187,8 +179,8 @@ class NodeAgent:
                         raise
                     replica = started
             status = await self.runtime.probe(key, now=self.clock())
+            self._measure(key, replica, now=self.clock())
             data = dump(status)
-            data["usage"] = self._usage(key, replica, now=self.clock())
             same_process = obj.status.get("pid") == data.get("pid")
             data["everReady"] = bool(data.get("ready")) or (
                 same_process and bool(obj.status.get("everReady"))
@@ -206,22 +198,39 @@ class NodeAgent:
         """Queue a replica's new status for `_flush`, which the loop runs once the replica tasks
         that are ready have run: their writes are one transaction, not one commit each."""
         self._pending[key] = (replica, obj, data)
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
-        """Write the queued statuses (and their events) in one `store.batch()`, then set each
-        replica's next wake-up at the resourceVersion written. A replica being stopped meanwhile is
-        skipped (its status is the drain's); one whose write fails is not woken at a later time, so
-        the next tick probes and writes it again."""
+        """Write the queued statuses (and their events) and usage-history samples in one
+        `store.batch()`, then set each replica's next wake-up at the resourceVersion written. A
+        replica being stopped meanwhile is skipped (its status is the drain's); one whose write fails
+        is not woken at a later time, so the next tick probes and writes it again. Samples that fail
+        to be written are dropped (history, not state)."""
         self._flush_scheduled = False
         pending, self._pending = self._pending, {}
-        if not pending:
+        samples = self.readings.take_samples()
+        if not pending and not samples:
             return
         now = self.clock()
         try:
             with self.store.batch():
+                for sample in samples:
+                    try:
+                        self.store.record_usage(
+                            namespace=sample.namespace,
+                            deployment=sample.deployment,
+                            replica=sample.replica,
+                            cpu_millis=sample.cpu_millis,
+                            memory_bytes=sample.memory_bytes,
+                            now=sample.at,
+                        )
+                    except Exception:
+                        log.exception("replica %s/%s: usage sample dropped", sample.namespace, sample.replica)
                 for key, (replica, obj, data) in pending.items():
                     if key in self.stopping:
                         continue
@@ -236,37 +245,19 @@ class NodeAgent:
         except Exception:
             log.exception("writing %d replica statuses failed; retried at the next tick", len(pending))
 
-    def _usage(self, key: Key, replica: Replica, *, now: float) -> dict[str, object] | None:
-        """CPU (millicores, averaged since the last reading) and memory, re-measured every
-        `usage_period` (5 s up to 1,000 replicas) so that usage alone does not rewrite the status on
-        every tick. Each reading of a
-        deployment's replica is also kept in the store's usage history, for right-sizing."""
-        seen = self._usage_seen.get(key)
-        if seen is not None and now - seen[0] < usage_period(len(self._present)):
-            return seen[2]
+    def usage(self) -> dict[Key, ReplicaUsage]:
+        """The latest usage reading of each measured replica (what `GET /api/v1/usage` serves)."""
+        return self.readings.latest()
+
+    def _measure(self, key: Key, replica: Replica, *, now: float) -> None:
+        """Measure the replica when its reading is due; its history sample joins the next batch."""
+        if not self.readings.due(key, now=now):
+            return
         usage = self.runtime.usage(key)
-        if usage.memory_bytes is None and usage.cpu_seconds is None:
-            return None
-        cpu_millis = None
-        if seen is not None and seen[1] is not None and usage.cpu_seconds is not None:
-            cpu_millis = max(int((usage.cpu_seconds - seen[1]) * 1000 / (now - seen[0])), 0)
-        measured: dict[str, object] = {
-            "cpuMillis": cpu_millis,
-            "memoryBytes": usage.memory_bytes,
-            "measuredAt": now,
-        }
-        self._usage_seen[key] = (now, usage.cpu_seconds, measured)
         deployment = replica.spec.deployment
-        if deployment:  # history for `modelplane recommend`; a Job's replica has no deployment to size
-            self.store.record_usage(
-                namespace=key[0],
-                deployment=deployment,
-                replica=key[1],
-                cpu_millis=cpu_millis,
-                memory_bytes=usage.memory_bytes,
-                now=now,
-            )
-        return measured
+        self.readings.record(key, usage, deployment=deployment, replicas=len(self._present), now=now)
+        if deployment and (usage.memory_bytes is not None or usage.cpu_seconds is not None):
+            self._flush_soon()
 
     def _begin_stop(self, obj: StoredObject, replica: Replica, *, now: float) -> None:
         key = key_of(replica)
@@ -310,6 +301,7 @@ class NodeAgent:
                 self._forget(key)
             else:
                 self.runtime.forget(key)
+                self.readings.forget(key)
         except asyncio.CancelledError:
             raise  # the control plane is stopping: the record stays, the next start resumes the drain
         except Exception:
@@ -322,7 +314,7 @@ class NodeAgent:
         with contextlib.suppress(NotFound):
             self.store.remove("Replica", namespace, name)
         self.runtime.forget(key)
-        self._usage_seen.pop(key, None)
+        self.readings.forget(key)
 
     def _events(
         self, replica: Replica, *, before: dict[str, object], after: dict[str, object], now: float

@@ -113,7 +113,8 @@ class Waiting(SpecModel):
 
 
 class ReplicaUsage(SpecModel):
-    """What the replica used, measured by the runtime from its cgroup (for `modelplane top`)."""
+    """What the replica used, measured by the runtime from its cgroup (for `modelplane top`): kept in
+    the node agent's memory and served by `GET /api/v1/usage`, not stored."""
 
     cpu_millis: int | None = None
     memory_bytes: int | None = None
@@ -133,7 +134,9 @@ class ReplicaStatus(SpecModel):
     waiting: Waiting | None = None
     message: str = ""
     limits_enforced: bool | None = None
-    usage: ReplicaUsage | None = None
+    usage: ReplicaUsage | None = Field(default=None, exclude=True)
+    """Read from stores written before usage left the status (`runtime/readings.py`), never written:
+    a status carrying it is rewritten without it."""
     ever_ready: bool = False
     """Sticky: the replica was ready (took traffic) at some point of its current process."""
 

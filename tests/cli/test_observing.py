@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from modelplane.cli.observing import choose_replica, events, logs, parse_router_metrics, top, traffic_rates
 from tests.cli.test_objects import FakeApi, clear_env, free_port, run, serve_fake_api
-from tests.cli.test_printing import EVENTS, REPLICA
+from tests.cli.test_printing import EVENTS, REPLICA, USAGE
 
 
 @pytest.fixture
@@ -120,6 +120,7 @@ def test_events_of_a_namespace_everywhere_and_for_one_object(api: FakeApi) -> No
 
 def test_top_without_a_router_shows_dashes_for_traffic(api: FakeApi) -> None:
     api.on("GET", "/api/v1/replicas", (200, {"items": [REPLICA]}))
+    api.on("GET", "/api/v1/usage", (200, {"items": [USAGE]}))
     result = run(top, api, "--ingress", f"http://127.0.0.1:{free_port()}")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [

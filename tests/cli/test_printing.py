@@ -130,9 +130,9 @@ REPLICA: dict[str, Any] = {
         "waiting": None,
         "message": "",
         "limitsEnforced": False,
-        "usage": {"cpuMillis": 250.4, "memoryBytes": 312 * 2**20},
     },
 }
+USAGE = {"namespace": "default", "name": "iris-7d9f-abcde", "cpuMillis": 250.4, "memoryBytes": 312 * 2**20}
 
 NODEPOOL: dict[str, Any] = {
     "apiVersion": "modelplane.dev/v1alpha1",
@@ -330,8 +330,11 @@ def test_get_events_prints_the_events_table() -> None:
 def test_top_shows_usage_and_router_traffic_and_dashes_for_the_rest() -> None:
     idle = copy.deepcopy(REPLICA)
     idle["metadata"]["name"] = "iris-other"
-    idle["status"].pop("usage")
-    table = top_table([REPLICA, idle], traffic={("default", "iris-7d9f-abcde"): (3.0, 41.26)})
+    table = top_table(
+        [REPLICA, idle],
+        usage={("default", "iris-7d9f-abcde"): USAGE},
+        traffic={("default", "iris-7d9f-abcde"): (3.0, 41.26)},
+    )
     assert table.splitlines() == [
         "NAME              DEPLOYMENT   CPU    MEMORY   INFLIGHT   REQ/S",
         "iris-7d9f-abcde   iris         250m   312Mi    3          41.3",

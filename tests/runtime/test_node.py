@@ -1,5 +1,6 @@
-"""The node agent between a real store and the simulated runtime: replicas start, turn ready, report
-usage, are drained and forgotten; `stop_all` drains every replica at once; time is the clock passed in."""
+"""The node agent between a real store and the simulated runtime: replicas start, turn ready, are
+measured (in memory, with a usage history in the store), are drained and forgotten; `stop_all`
+drains every replica at once; time is the clock passed in."""
 
 from __future__ import annotations
 
@@ -57,7 +58,8 @@ def test_a_scheduled_replica_becomes_ready_after_the_start_delay_of_the_clock(st
         assert phases(store)["r1"] == ("Running", True)
         replica = store.get("Replica", "default", "r1")
         assert replica.status["everReady"] is True
-        assert replica.status["usage"]["memoryBytes"] == 64 << 20
+        assert "usage" not in replica.status  # kept in memory, served by the API
+        assert agent.usage()[("default", "r1")].memory_bytes == 64 << 20
         assert [e.reason for e in store.events()] == ["Ready"]
 
     asyncio.run(scenario())
@@ -121,9 +123,49 @@ def test_a_tick_over_unchanged_replicas_parses_none(store: Store, monkeypatch: p
     assert parsed == ["r2"]
 
 
-def test_usage_is_written_every_5_s_and_less_often_past_1000_replicas() -> None:
-    """Each reading rewrites a status: 10,000 replicas every 5 s would be 2,000 writes a second."""
-    assert [node.usage_period(n) for n in (1, 1000, 2000, 10_000)] == [5.0, 5.0, 10.0, 50.0]
+def test_usage_readings_write_no_status_and_their_history_in_batches(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ready replicas left alone for two minutes: their objects do not move (a reading written into
+    the status was a store write that woke every controller and every list: seconds at 10,000
+    replicas), while `usage()` has fresh readings and the history gets a sample per replica every
+    5 s, written in the agent's batches, not one commit each."""
+    clock = FakeClock()
+    agent = NodeAgent(store, runtime=SimulatedRuntime(cpu_millis=250), clock=clock)
+    for i in range(20):
+        add_replica(store, f"r{i}")
+    committed: list[int] = []
+    real_record = store.record_usage
+    batches = 0
+    real_batch = store.batch
+
+    @contextlib.contextmanager
+    def counting_batch() -> Iterator[None]:
+        nonlocal batches
+        batches += 1
+        with real_batch():
+            yield
+
+    monkeypatch.setattr(store, "batch", counting_batch)
+    monkeypatch.setattr(store, "record_usage", lambda **kw: committed.append(batches) or real_record(**kw))
+
+    async def scenario() -> None:
+        await settle(agent, clock)  # started and ready
+        ready_rv = store.current_rv()
+        for _ in range(120):
+            clock.now += 1.0
+            await settle(agent, clock)
+        assert store.current_rv() == ready_rv
+        usage = agent.usage()
+        assert set(usage) == {("default", f"r{i}") for i in range(20)}
+        assert all(
+            u.cpu_millis == 250 and u.measured_at and u.measured_at > clock.now - 5 for u in usage.values()
+        )
+
+    asyncio.run(scenario())
+    assert 20 * 24 <= len(store.usage("default", "accel")) <= 20 * 26  # one every 5 s for 120 s
+    assert 0 not in committed  # every sample written inside a batch
+    assert len(set(committed)) < len(committed) / 5  # many samples per batch
 
 
 def test_a_tick_rebuilds_its_indexes_only_when_replicas_come_or_go(
