@@ -8,6 +8,7 @@ from modelplane import __version__
 from modelplane.cli import (
     draining,
     linting,
+    loadtesting,
     objects,
     observing,
     recommending,
@@ -47,6 +48,7 @@ for command in (
     waiting.wait,
     observing.events,
     observing.top,
+    loadtesting.loadtest,
     recommending.recommend,
     validating.validate,
     linting.lint,
