@@ -157,6 +157,8 @@ def loadtest(
     router = (
         ingress or os.environ.get("MODELPLANE_INGRESS") or recorded_url("ingress") or DEFAULT_INGRESS
     ).rstrip("/")
+    if "://" not in router:
+        router = f"http://{router}"
     address = _address(router)
     try:
         user_body = check_body("--body", body.read_bytes()) if body is not None else None
@@ -248,7 +250,7 @@ def _target(text: str, namespace: str) -> tuple[str, str, float]:
 
 
 def _address(router: str) -> str:
-    parts = urllib.parse.urlsplit(router if "://" in router else f"http://{router}")
+    parts = urllib.parse.urlsplit(router)
     if parts.scheme != "http" or not parts.hostname:
         raise click.UsageError(
             f"--ingress: {router!r} is not an http:// URL of the router (https is not spoken)."
