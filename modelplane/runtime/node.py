@@ -1,14 +1,17 @@
 """The node agent (the kubelet's sync loop): runs the scheduled replicas of this machine.
 
-Every 0.1 s it reads the Replica objects from the store and hands each scheduled one that is due
-to a `ReplicaRuntime` (processes, or simulated ones), with a task of its own per replica (never two
-at once for one replica, so a slow probe of one replica never delays another); the status the
+Every 0.1 s it hands each scheduled Replica that is due to a `ReplicaRuntime` (processes, or
+simulated ones), with a task of its own per replica (never two at once for one replica, so a slow
+probe of one replica never delays another); the status the
 runtime returns is written back when it changed, with events (the writes of the tasks that
 finished together in one `store.batch()`: one commit, not one per replica). Usage (CPU, memory) is
 not part of the status: each replica is measured every `usage_period` and the reading kept in memory
 (`readings.py`; `usage()` serves it to the API), its history samples written in the same batches. A
-replica is due when the runtime asked (`wake_at`: a probe, a backoff's end, at least every second)
-or when its object changed; the others cost a dictionary lookup per tick, so 10,000 idle replicas stay cheap.
+replica is due when the runtime asked (`wake_at`: a probe, a backoff's end, at least every second;
+kept in a heap, `waking.py`, at most `1/WAKE_SPREAD_TICKS` of the replicas taken per tick, so that
+replicas due together are spread) or when its object changed (the replicas are listed again only
+when the store's resourceVersion moved): a tick over 10,000 idle replicas reads none of them, and
+a probe that returns the very status it returned last time is not encoded again.
 A replica marked for deletion is drained — its endpoint is already `terminating`, so the router
 stops sending — then stopped by the runtime (SIGTERM, the grace period, SIGKILL), and only once
 nothing of it runs is the object removed. On start, `adopt` keeps every replica whose process is
@@ -27,7 +30,8 @@ from typing import Any
 from modelplane.runtime.protocol import Key, ReplicaRuntime, key_of
 from modelplane.runtime.readings import Readings
 from modelplane.runtime.supervisor import Clock
-from modelplane.spec.replica import FINISHED_PHASES, Replica, ReplicaPhase, ReplicaUsage
+from modelplane.runtime.waking import Wakes
+from modelplane.spec.replica import FINISHED_PHASES, Replica, ReplicaPhase, ReplicaStatus, ReplicaUsage
 from modelplane.store import EventType, NotFound, Store, StoredObject
 
 log = logging.getLogger("modelplane.node")
@@ -39,6 +43,12 @@ def ports_of(stored: list[StoredObject]) -> set[int]:
 
 
 ENDPOINT_PROPAGATION_S = 1.0
+WAKE_SPREAD_TICKS = 5
+MIN_WAKES_PER_TICK = 100
+"""A tick starts at most max(MIN_WAKES_PER_TICK, replicas / WAKE_SPREAD_TICKS) of the replicas whose
+time came (twice what probing each once a second needs); the rest wait for the next ticks. Replicas
+started together are due together every second: at 10,000, starting every task in one tick held the
+event loop for a third of a second."""
 
 
 def replica_of(stored: StoredObject) -> Replica:
@@ -74,12 +84,20 @@ class NodeAgent:
         """The replicas of the last tick; the indexes below are rebuilt only when it changes."""
         self._ports: set[int] = set()
         self._parsed: dict[Key, tuple[int, Replica]] = {}
-        self._pending: dict[Key, tuple[Replica, StoredObject, dict[str, Any]]] = {}
+        self._objects: dict[Key, StoredObject] = {}
+        """Every replica as last listed (at `_listed_rv`)."""
+        self._listed_rv = -1
+        self._pending: dict[Key, tuple[Replica, StoredObject, dict[str, Any], ReplicaStatus]] = {}
         """Statuses the replica tasks computed, written together by `_flush`."""
         self._flush_scheduled = False
-        self._wake: dict[Key, tuple[float, int]] = {}
+        self._wakes = Wakes()
         """Per held replica: when the runtime wants it probed next, and the resourceVersion its
         object had then (a change of the object wakes it at once)."""
+        self._probed: dict[Key, tuple[ReplicaStatus, int]] = {}
+        """Per replica: the status its last probe returned, and the resourceVersion of the object
+        that already shows it."""
+        self._unlisted_held = False
+        """Set when the runtime may hold replicas no longer listed (they are stopped)."""
 
     async def adopt(self, *, now: float) -> None:
         """After a control-plane restart: keep every replica whose process still runs."""
@@ -105,29 +123,51 @@ class NodeAgent:
 
     async def tick(self, *, now: float) -> None:
         self._flush()  # statuses still queued are written before the replicas are listed
+        rv = self.store.current_rv()
+        if rv != self._listed_rv:  # something was written: look at the replicas whose object moved
+            self._listed_rv = rv
+            self._look_at_changed(now=now)
+        limit = max(MIN_WAKES_PER_TICK, -(-len(self._present) // WAKE_SPREAD_TICKS))
+        for key in self._wakes.take_due(now, limit=limit):
+            obj = self._objects.get(key)
+            if obj is not None and key not in self.stopping:
+                self._look(obj, now=now)
+        if self._unlisted_held:
+            self._unlisted_held = False
+            for key in [k for k in self.runtime.held() if k not in self._present and k not in self.stopping]:
+                self.stopping[key] = asyncio.create_task(self._stop(key, remove=False))
+
+    def _look_at_changed(self, *, now: float) -> None:
         stored = self.store.list("Replica")
         present = {(s.namespace, s.name) for s in stored}
-        if present != self._present:  # replicas came or went: re-index (not every tick: 10,000 keys)
+        if present != self._present:  # replicas came or went: re-index (not on every change: 10,000 keys)
             self._present = present
             self._ports = ports_of(stored)
             self._parsed = {key: parsed for key, parsed in self._parsed.items() if key in present}
-            self._wake = {key: wake for key, wake in self._wake.items() if key in present}
+            self._probed = {key: probed for key, probed in self._probed.items() if key in present}
+            self._wakes.retain(present)
+            self._unlisted_held = True
+        objects = {}
         for obj in stored:
             key = (obj.namespace, obj.name)
+            objects[key] = obj
             if key in self.stopping:
                 continue
-            wake = self._wake.get(key)
-            if wake is not None and wake[0] > now and wake[1] == obj.resource_version:
-                continue  # nothing due and nothing changed: a tick over idle replicas costs little
-            replica = self._replica(obj)
-            if replica.deletion_timestamp is not None:
-                self._begin_stop(obj, replica, now=now)
-            elif replica.status.phase in FINISHED_PHASES:
-                continue  # a Job's replica that ended for good: nothing runs, nothing to supervise
-            elif replica.spec.pool is not None and (key not in self.ticking or self.ticking[key].done()):
-                self.ticking[key] = asyncio.create_task(self._tick_one(obj, replica))
-        for key in [k for k in self.runtime.held() if k not in present and k not in self.stopping]:
-            self.stopping[key] = asyncio.create_task(self._stop(key, remove=False))
+            wake = self._wakes.get(key)
+            if wake is not None and wake[1] == obj.resource_version:
+                continue  # unchanged: it is looked at when its wake-up comes
+            self._look(obj, now=now)
+        self._objects = objects
+
+    def _look(self, obj: StoredObject, *, now: float) -> None:
+        key = (obj.namespace, obj.name)
+        replica = self._replica(obj)
+        if replica.deletion_timestamp is not None:
+            self._begin_stop(obj, replica, now=now)
+        elif replica.status.phase in FINISHED_PHASES:
+            return  # a Job's replica that ended for good: nothing runs, nothing to supervise
+        elif replica.spec.pool is not None and (key not in self.ticking or self.ticking[key].done()):
+            self.ticking[key] = asyncio.create_task(self._tick_one(obj, replica))
 
     def _replica(self, obj: StoredObject) -> Replica:
         """The typed replica, parsed again only when its resourceVersion moved: a tick over 10,000
@@ -180,24 +220,38 @@ class NodeAgent:
                     replica = started
             status = await self.runtime.probe(key, now=self.clock())
             self._measure(key, replica, now=self.clock())
-            data = dump(status)
-            same_process = obj.status.get("pid") == data.get("pid")
-            data["everReady"] = bool(data.get("ready")) or (
-                same_process and bool(obj.status.get("everReady"))
-            )
-            if data != obj.status and key not in self.stopping:
-                self._write_later(key, replica, obj, data)  # wakes it once written
-                return
-            self._wake[key] = (self.runtime.wake_at(key, now=self.clock()), obj.resource_version)
+            probed = self._probed.get(key)
+            if probed is None or probed[0] is not status or probed[1] != obj.resource_version:
+                data = dump(status)
+                same_process = obj.status.get("pid") == data.get("pid")
+                data["everReady"] = bool(data.get("ready")) or (
+                    same_process and bool(obj.status.get("everReady"))
+                )
+                if data != obj.status and key not in self.stopping:
+                    self._write_later(key, replica, obj, data, status)  # wakes it once written
+                    return
+                self._probed[key] = (status, obj.resource_version)
+            self._wake(key, self.runtime.wake_at(key, now=self.clock()), obj.resource_version)
         except NotFound:
             pass  # deleted meanwhile; the next tick drains it
         except Exception:
             log.exception("replica %s/%s: tick failed; retried at the next tick", *key)
+            self._wakes.set(key, self.clock(), -1)
 
-    def _write_later(self, key: Key, replica: Replica, obj: StoredObject, data: dict[str, Any]) -> None:
+    def _wake(self, key: Key, at: float, rv: int) -> None:
+        """Look at the replica again at `at`, or at the next tick when its object moved past `rv`
+        while it was being probed (the listing that saw the change found it busy)."""
+        latest = self._objects.get(key)
+        if latest is not None and latest.resource_version > rv:
+            at = min(at, self.clock())
+        self._wakes.set(key, at, rv)
+
+    def _write_later(
+        self, key: Key, replica: Replica, obj: StoredObject, data: dict[str, Any], status: ReplicaStatus
+    ) -> None:
         """Queue a replica's new status for `_flush`, which the loop runs once the replica tasks
         that are ready have run: their writes are one transaction, not one commit each."""
-        self._pending[key] = (replica, obj, data)
+        self._pending[key] = (replica, obj, data, status)
         self._flush_soon()
 
     def _flush_soon(self) -> None:
@@ -231,19 +285,23 @@ class NodeAgent:
                         )
                     except Exception:
                         log.exception("replica %s/%s: usage sample dropped", sample.namespace, sample.replica)
-                for key, (replica, obj, data) in pending.items():
+                for key, (replica, obj, data, status) in pending.items():
                     if key in self.stopping:
                         continue
                     try:
                         written = self.store.update_status("Replica", *key, data, now=now)
                         self._events(replica, before=obj.status, after=data, now=now)
-                        self._wake[key] = (self.runtime.wake_at(key, now=now), written.resource_version)
+                        self._probed[key] = (status, written.resource_version)
+                        self._wake(key, self.runtime.wake_at(key, now=now), written.resource_version)
                     except NotFound:
                         pass  # deleted meanwhile; the next tick drains it
                     except Exception:
                         log.exception("replica %s/%s: status write failed; retried at the next tick", *key)
+                        self._wakes.set(key, now, -1)
         except Exception:
             log.exception("writing %d replica statuses failed; retried at the next tick", len(pending))
+            for key in pending:
+                self._wakes.set(key, now, -1)
 
     def usage(self) -> dict[Key, ReplicaUsage]:
         """The latest usage reading of each measured replica (what `GET /api/v1/usage` serves)."""
@@ -296,6 +354,7 @@ class NodeAgent:
             status = await self.runtime.stop(key, now=self.clock())
             if status.phase is not ReplicaPhase.TERMINATED or status.message.endswith("left behind"):
                 log.error("replica %s/%s: could not be stopped (%s); retrying", *key, status.message)
+                self._retry_stop(key)
                 return
             if remove:
                 self._forget(key)
@@ -306,8 +365,15 @@ class NodeAgent:
             raise  # the control plane is stopping: the record stays, the next start resumes the drain
         except Exception:
             log.exception("replica %s/%s: stopping failed; retrying", *key)
+            self._retry_stop(key)
         finally:
             self.stopping.pop(key, None)
+
+    def _retry_stop(self, key: Key) -> None:
+        """Look at the replica again at the next tick (a listed one is drained again, an unlisted
+        one stopped again)."""
+        self._wakes.set(key, self.clock(), -1)
+        self._unlisted_held = True
 
     def _forget(self, key: Key) -> None:
         namespace, name = key

@@ -168,6 +168,75 @@ def test_usage_readings_write_no_status_and_their_history_in_batches(
     assert len(set(committed)) < len(committed) / 5  # many samples per batch
 
 
+def test_replicas_due_together_are_probed_spread_over_ticks(store: Store) -> None:
+    """500 replicas started together are due together every second: a tick starts at most a fifth
+    of them (at 10,000, starting every task in one tick held the event loop for a third of a
+    second), the others in the next ticks, each still probed every second."""
+    clock = FakeClock()
+    agent = NodeAgent(store, runtime=SimulatedRuntime(), clock=clock)
+    for i in range(500):
+        add_replica(store, f"r{i}")
+
+    async def started_per_tick() -> list[int]:
+        counts = []
+        for _ in range(10):
+            await agent.tick(now=clock())
+            running = [t for t in agent.ticking.values() if not t.done()]
+            counts.append(len(running))
+            await asyncio.gather(*running)
+            clock.now += 0.1
+        return counts
+
+    async def scenario() -> None:
+        await settle(agent, clock)  # all started, ready: due again together in a second
+        clock.now += 1.0
+        first = await started_per_tick()
+        assert max(first) <= 100 and sum(first) == 500, first
+        second = await started_per_tick()  # spread now: each probed once a second
+        assert max(second) <= 100 and sum(second) == 500, second
+
+    asyncio.run(scenario())
+
+
+def test_ticks_over_idle_replicas_read_no_object(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing written since the last tick: the agent does not list the replicas again (at 10,000,
+    reading each one's wake-up ten times a second was most of its time), yet probes each one when
+    due and sees a change at the next tick."""
+    clock = FakeClock()
+    runtime = SimulatedRuntime()
+    agent = NodeAgent(store, runtime=runtime, clock=clock)
+    for i in range(5):
+        add_replica(store, f"r{i}")
+    listed: list[int] = []
+    real_list = store.list
+    monkeypatch.setattr(store, "list", lambda *a, **kw: listed.append(1) or real_list(*a, **kw))
+    probed: list[str] = []
+    real_probe = runtime.probe
+
+    async def probe(key: tuple[str, str], *, now: float) -> Any:
+        probed.append(key[1])
+        return await real_probe(key, now=now)
+
+    monkeypatch.setattr(runtime, "probe", probe)
+
+    async def scenario() -> None:
+        await settle(agent, clock)  # started and ready
+        await settle(agent, clock)  # their statuses written, listed once more
+        listed.clear()
+        probed.clear()
+        for _ in range(20):
+            clock.now += 0.1
+            await settle(agent, clock)
+        assert listed == []
+        assert sorted(probed) == sorted([f"r{i}" for i in range(5)] * 2)
+        store.mark_deleted("Replica", "default", "r3", now=clock())
+        await settle(agent, clock)
+        await settle(agent, clock)
+        assert "r3" not in {r.name for r in store.list("Replica")}
+
+    asyncio.run(scenario())
+
+
 def test_a_tick_rebuilds_its_indexes_only_when_replicas_come_or_go(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
