@@ -14,7 +14,10 @@ Each tick, in order (level-triggered, idempotent):
    (`waiting.until`);
 4. with one: run the probes that are due (HTTP GETs, concurrently), publish started/ready, and on a
    liveness or startup failure SIGTERM the group, SIGKILL it after the grace period (floor 2 s) —
-   the restart then follows the same backoff as a crash.
+   the restart then follows the same backoff as a crash. While its readiness has not passed yet
+   (the model loads), the tick goes on probing readiness every 50 ms, for up to `POLL_SECONDS`,
+   as Knative's queue-proxy does: the owner looks only every 0.1 s, and a replica should take
+   traffic within ~100 ms of its model being loaded. One probe in flight; it sleeps in between.
 
 `tick`, `stop` and `adopt` of one supervisor must not run concurrently (one replica is never
 reconciled twice at once); different supervisors are independent. Phases follow `ReplicaPhase`'s
@@ -123,6 +126,7 @@ class ReplicaSupervisor:
         self._oom_baseline = 0
         self._kill_at: float | None = None
         self._kill_reason = ""
+        self._adopted = False
 
     # reading
     @property
@@ -165,6 +169,7 @@ class ReplicaSupervisor:
                 return self._status
         if self._process is not None:
             await self._run_due_probes(now)
+            await self._probe_while_loading(until=now + POLL_SECONDS)
             self._escalate_kill(now)
         return self._status
 
@@ -213,6 +218,7 @@ class ReplicaSupervisor:
             )
             return False
         self._process = AdoptedProcess(pid, pid_start_time, self._exit_file)
+        self._adopted = True  # its start-to-ready time is known only if it was stored
         self._probes = ProbeSet.initial(self.replica.spec.probes, started_at=started_at)
         self._to_phase(ReplicaPhase.STARTING)
         self._update(
@@ -248,7 +254,7 @@ class ReplicaSupervisor:
         self._finished_at = now
         self._update(
             pid=None, pid_start_time=None, started=False, ready=False, ready_since=None,
-            last_exit=record, message=message,
+            ready_after_seconds=None, last_exit=record, message=message,
         )  # fmt: skip
 
     def _finish_if_not_restarted(self) -> bool:
@@ -324,12 +330,13 @@ class ReplicaSupervisor:
             failed = LastExit(code=START_ERROR_CODE, reason=ExitReason.ERROR, at=now)
             self._update(last_exit=failed, message=str(error), waiting=None, limits_enforced=enforced)
             return
-        self._process = process
+        self._process, self._adopted = process, False
         self._probes = ProbeSet.initial(spec.probes, started_at=now)
         log.info("replica %s: started pid %d on port %d", self.replica.name, process.pid, spec.port)
         self._update(
             pid=process.pid, pid_start_time=process.start_time, started_at=now, started=self._probes.started,
-            ready=False, ready_since=None, waiting=None, limits_enforced=enforced, message="",
+            ready=False, ready_since=None, ready_after_seconds=None, waiting=None,
+            limits_enforced=enforced, message="",
         )  # fmt: skip
         if self._probes.started:
             self._to_phase(ReplicaPhase.RUNNING)
@@ -347,6 +354,20 @@ class ReplicaSupervisor:
                 self._probes = self._probes.record(kind, success=success, now=now)
             ran.update(due)
         self._publish_probes(now)
+
+    async def _probe_while_loading(self, *, until: float) -> None:
+        """Probe readiness at its loading period until it passes, the process exits or is being
+        killed, or `until`; whatever else falls due meanwhile (liveness) runs at its own time."""
+        while (probes := self._probes) is not None and probes.loading and self._kill_at is None:
+            at = probes.next_due()
+            if at is None or at > until:
+                return
+            await asyncio.sleep(max(0.0, at - self.clock()))
+            now = self.clock()
+            self._observe_exit(now)
+            if self._process is None:
+                return
+            await self._run_due_probes(now)
 
     async def _probe(self, kind: ProbeKind) -> bool:
         assert self._probes is not None
@@ -366,10 +387,14 @@ class ReplicaSupervisor:
         if probes.started and self._status.phase is ReplicaPhase.STARTING:
             self._to_phase(ReplicaPhase.RUNNING)
         ready = probes.ready and self._kill_at is None
-        if ready != self._status.ready:
-            log.info("replica %s: %s", self.replica.name, "ready" if ready else "not ready")
         since = (self._status.ready_since or now) if ready else None
-        self._update(started=probes.started, ready=ready, ready_since=since)
+        after = self._status.ready_after_seconds
+        if ready and after is None and not self._adopted and self._status.started_at is not None:
+            after = now - self._status.started_at
+            log.info("replica %s: ready %.2f s after its process started", self._name, after)
+        elif ready != self._status.ready:
+            log.info("replica %s: %s", self._name, "ready" if ready else "not ready")
+        self._update(started=probes.started, ready=ready, ready_since=since, ready_after_seconds=after)
 
     def _kill_for(self, failed: ProbeKind, now: float) -> None:
         assert self._process is not None and self._probes is not None
@@ -398,6 +423,10 @@ class ReplicaSupervisor:
             await asyncio.sleep(0.05)
 
     # state
+    @property
+    def _name(self) -> str:
+        return f"{self.replica.namespace}.{self.replica.name}"
+
     def _to_phase(self, target: ReplicaPhase) -> None:
         current = self._status.phase
         if current is ReplicaPhase.PENDING and target is not ReplicaPhase.TERMINATING:

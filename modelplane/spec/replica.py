@@ -139,6 +139,9 @@ class ReplicaStatus(SpecModel):
     a status carrying it is rewritten without it."""
     ever_ready: bool = False
     """Sticky: the replica was ready (took traffic) at some point of its current process."""
+    ready_after_seconds: float | None = None
+    """Seconds from its current process's start to its first Ready (model loading plus probing);
+    None before that, and for a process adopted before it was first ready."""
 
 
 class Replica(SpecModel):

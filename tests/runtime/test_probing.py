@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
 
 from modelplane.runtime import ProbeKind, ProbeResult, ProbeSet
+from modelplane.runtime.probing import LOADING_PERIOD_SECONDS, ProbeWorker
 from modelplane.spec import Probe, Probes
 
 Health = Callable[[ProbeKind, float], bool]
@@ -32,8 +34,8 @@ def simulate(probes: Probes, health: Health, *, until: float, step: float = 1.0)
     """Drive a ProbeSet as the supervisor does: every `step` s, run what is due; stop at a restart."""
     state = ProbeSet.initial(probes, started_at=0.0)
     trace = Trace()
-    now = 0.0
-    while now <= until:
+    for i in range(round(until / step) + 1):
+        now = round(i * step, 6)
         for _ in range(2):  # startup passing makes readiness due in the same step
             for kind in state.due(now):
                 success = health(kind, now)
@@ -43,7 +45,6 @@ def simulate(probes: Probes, health: Health, *, until: float, step: float = 1.0)
         if (reason := state.restart_reason()) is not None:
             trace.restart_at, trace.restart_reason = now, reason
             break
-        now += step
     trace.final = state
     return trace
 
@@ -126,14 +127,24 @@ def test_no_probe_runs_before_the_initial_delay(probe: Probe, first_run: float) 
 
 @pytest.mark.parametrize(
     ("success_threshold", "ready_at"),
-    [(1, 0), (2, 10), (3, 20)],
+    [(1, 0), (2, 0.05), (3, 0.10)],  # in a row at the loading period: it has never passed yet
 )
 def test_readiness_needs_success_threshold_successes_in_a_row(
     success_threshold: int, ready_at: float
 ) -> None:
     probe = Probe(period_seconds=10, success_threshold=success_threshold)
-    trace = simulate(Probes(readiness=probe, liveness=None), lambda kind, now: True, until=40)
-    assert next(t for t, ready in trace.ready.items() if ready) == ready_at
+    trace = simulate(Probes(readiness=probe, liveness=None), lambda kind, now: True, until=1, step=0.01)
+    assert next(t for t, ready in trace.ready.items() if ready) == pytest.approx(ready_at, abs=0.011)
+
+
+def test_after_it_passed_readiness_needs_success_threshold_successes_at_its_period() -> None:
+    def broken(kind: ProbeKind, now: float) -> bool:
+        return not 5 <= now < 15
+
+    probe = Probe(period_seconds=10, success_threshold=2, failure_threshold=1)
+    trace = simulate(Probes(readiness=probe, liveness=None), broken, until=60)
+    assert trace.times(ProbeKind.READINESS)[:6] == [0, 1, 11, 21, 31, 41]  # passed at 1: then every 10 s
+    assert trace.ready[10] and not trace.ready[11] and not trace.ready[30] and trace.ready[31]
 
 
 def test_readiness_recovers_after_failure() -> None:
@@ -171,3 +182,73 @@ def test_due_and_next_due_follow_the_period() -> None:
     assert state.next_due() == 105
     assert state.due(105) == (ProbeKind.READINESS,)
     assert state.next_run(ProbeKind.LIVENESS) == 110
+
+
+def _runs_between(trace: Trace, kind: ProbeKind, start: float, end: float) -> list[float]:
+    return [t for t in trace.times(kind) if start <= t < end]
+
+
+def test_readiness_is_probed_every_50_ms_until_it_first_passes_then_every_period() -> None:
+    # a model that loads in 1.5 s, with Kubernetes' default period of 10 s: ready at 1.5 s, not 10 s
+    def loads_in_1_5_s(kind: ProbeKind, now: float) -> bool:
+        return kind is ProbeKind.LIVENESS or now >= 1.5
+
+    trace = simulate(Probes(readiness=P10, liveness=P10), loads_in_1_5_s, until=25, step=0.01)
+    ready_at = next(t for t, ready in trace.ready.items() if ready)
+    assert 1.5 <= ready_at < 1.5 + LOADING_PERIOD_SECONDS + 0.011
+    loading_runs = _runs_between(trace, ProbeKind.READINESS, 0, ready_at)
+    assert loading_runs[0] == 0 and len(loading_runs) == pytest.approx(1.5 / LOADING_PERIOD_SECONDS, abs=1)
+    gaps = [b - a for a, b in itertools.pairwise(loading_runs)]
+    assert max(gaps) <= LOADING_PERIOD_SECONDS + 0.011
+    after = _runs_between(trace, ProbeKind.READINESS, ready_at, 26)
+    assert after == pytest.approx([ready_at, ready_at + 10, ready_at + 20])  # then periodSeconds
+    assert trace.times(ProbeKind.LIVENESS) == [0, 10, 20]  # liveness keeps its own schedule
+
+
+@pytest.mark.parametrize(
+    ("kind", "passed", "terminating", "period"),
+    [
+        (ProbeKind.READINESS, False, False, LOADING_PERIOD_SECONDS),  # loading
+        (ProbeKind.READINESS, True, False, 10),  # passed once: Kubernetes' period from then on
+        (ProbeKind.READINESS, False, True, 10),  # being stopped: nothing to wait for
+        (ProbeKind.LIVENESS, False, False, 10),  # failures restart: never faster
+        (ProbeKind.STARTUP, False, False, 10),  # its budget is failureThreshold x periodSeconds
+    ],
+)
+def test_the_period_of_a_probe(kind: ProbeKind, passed: bool, terminating: bool, period: float) -> None:
+    worker = ProbeWorker(kind=kind, probe=P10, result=ProbeResult.FAILURE, passed=passed)
+    assert worker.period(terminating=terminating) == period
+
+
+def test_loading_probing_waits_for_the_initial_delay_and_for_the_startup_probe() -> None:
+    delayed = Probe(initial_delay_seconds=5, period_seconds=10)
+    trace = simulate(Probes(readiness=delayed, liveness=None), lambda k, now: now >= 7, until=8, step=0.01)
+    runs = trace.times(ProbeKind.READINESS)
+    assert runs[0] == 5 and runs[1] == pytest.approx(5.05, abs=0.011)
+    assert next(t for t, ready in trace.ready.items() if ready) == pytest.approx(7, abs=0.06)
+
+    startup = Probe(period_seconds=10, failure_threshold=30)
+    probes = Probes(startup=startup, readiness=P10, liveness=None)
+    trace = simulate(
+        probes, lambda kind, now: now >= (8 if kind is ProbeKind.STARTUP else 12), until=13, step=0.01
+    )
+    assert trace.times(ProbeKind.STARTUP) == [0, 10]  # startup keeps its period
+    assert trace.times(ProbeKind.READINESS)[0] == 10  # at once when startup passed, then fast
+    assert next(t for t, ready in trace.ready.items() if ready) == pytest.approx(12, abs=0.06)
+
+
+def test_loading_ends_at_the_first_pass_and_starts_again_with_a_new_process() -> None:
+    probes = Probes(readiness=Probe(period_seconds=10, failure_threshold=1), liveness=P10)
+    state = ProbeSet.initial(probes, started_at=0)
+    assert state.loading and state.next_run(ProbeKind.READINESS) == 0
+    state = state.record(ProbeKind.READINESS, success=False, now=0)
+    assert state.loading and state.next_run(ProbeKind.READINESS) == LOADING_PERIOD_SECONDS
+    state = state.record(ProbeKind.READINESS, success=True, now=0.05)
+    assert state.ready and not state.loading and state.next_run(ProbeKind.READINESS) == 10.05
+    state = state.record(ProbeKind.READINESS, success=False, now=10.05)
+    assert not state.ready and not state.loading  # not ready again, yet probed at its period
+    assert state.next_run(ProbeKind.READINESS) == 20.05
+    assert ProbeSet.initial(probes, started_at=30).loading  # a restarted process loads again
+    assert not ProbeSet.initial(probes, started_at=30).terminate().loading
+    assert not ProbeSet.initial(Probes(readiness=None, liveness=P10), started_at=0).loading
+    assert not ProbeSet.initial(Probes(startup=Probe(), readiness=P10), started_at=0).loading
