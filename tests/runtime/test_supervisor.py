@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import sys
@@ -323,5 +324,68 @@ def test_sigterm_reaches_the_job_command_and_its_own_status_is_recorded(tmp_path
         stopped = await supervisor.stop(supervisor.clock(), grace=5)
         assert stopped.last_exit is not None and stopped.last_exit.code == 7  # not the shell's 143
         assert "stopping" in (tmp_path / "job-1.log").read_text()
+
+    asyncio.run(scenario())
+
+
+def test_a_loading_replica_is_probed_every_50_ms_one_probe_at_a_time_within_a_bounded_tick(
+    tmp_path: Path,
+) -> None:
+    readiness_at: list[float] = []
+    in_flight = [0, 0]  # now, most ever
+    loaded_after = 10  # the 10th readiness probe passes
+
+    async def prober(port: int, path: str, *, timeout: float) -> bool:
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight)
+        await asyncio.sleep(0.005)
+        in_flight[0] -= 1
+        if path == "/v2/health/ready":
+            readiness_at.append(time.monotonic())
+            return len(readiness_at) >= loaded_after
+        return True
+
+    replica = make_replica(probes={"readiness": {"periodSeconds": 10}, "liveness": None})
+    supervisor = ReplicaSupervisor(
+        replica, command=["sleep", "300"], log_path=tmp_path / "r1.log", cgroups=NoCgroups(), prober=prober
+    )
+
+    async def scenario() -> None:
+        started = await supervisor.tick(supervisor.clock())
+        assert started.pid is not None and not started.ready
+        began = time.monotonic()
+        status = await supervisor.tick(supervisor.clock())  # one tick: probes until ready
+        took = time.monotonic() - began
+        assert status.ready and len(readiness_at) == loaded_after
+        assert status.ready_after_seconds is not None and status.ready_after_seconds < 2
+        gaps = [b - a for a, b in itertools.pairwise(readiness_at)]
+        assert min(gaps) >= 0.045 and took < 2  # every 50 ms, not in a busy loop
+        assert in_flight[1] == 1
+        assert supervisor.wake_at(supervisor.clock()) >= supervisor.clock() + 0.9  # ready: back to 1 s
+        await supervisor.stop(supervisor.clock(), grace=0)
+
+    asyncio.run(scenario())
+
+
+def test_a_tick_of_a_replica_that_never_gets_ready_returns_within_about_a_second(tmp_path: Path) -> None:
+    async def never_ready(port: int, path: str, *, timeout: float) -> bool:
+        return path != "/v2/health/ready"
+
+    replica = make_replica(probes={"readiness": {"periodSeconds": 10}})
+    supervisor = ReplicaSupervisor(
+        replica,
+        command=["sleep", "300"],
+        log_path=tmp_path / "r1.log",
+        cgroups=NoCgroups(),
+        prober=never_ready,
+    )
+
+    async def scenario() -> None:
+        await supervisor.tick(supervisor.clock())
+        began = time.monotonic()
+        status = await supervisor.tick(supervisor.clock())
+        assert not status.ready and status.pid is not None and status.ready_after_seconds is None
+        assert 0.9 <= time.monotonic() - began < 1.5  # the owner still hears from it every second
+        await supervisor.stop(supervisor.clock(), grace=0)
 
     asyncio.run(scenario())
