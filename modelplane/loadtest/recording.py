@@ -8,8 +8,9 @@
   (exact p50/p99 of the second's successful latencies) and those latencies go into the run's histogram.
 
 Latencies of failed requests are left out of the percentiles (a fast 503 must not make p99 look good);
-errors are counted by kind instead. The run's histogram has log buckets 1% wide from 1 µs to 1,000 s (longer ones share the last)
-(`BUCKETS`), so a run of any length keeps ~17 KB per target, and its percentiles are within 1%.
+errors are counted by kind instead. The run's histogram has log buckets 1% wide from 1 µs to 1,000 s
+(`BUCKETS`; longer ones share the last), so a run of any length keeps ~17 KB per target, and its
+percentiles are within 1%.
 """
 
 from __future__ import annotations

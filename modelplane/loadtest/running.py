@@ -274,20 +274,26 @@ class _Runner:
     # once a second
     async def _tick(self, group: asyncio.TaskGroup) -> None:
         second = 0
+        self._start_reads(group, 0)
         while True:
             await asyncio.sleep(max(0.0, self.t0 + second + 1 - self.loop.time()))
             last = self.recorder.close(second)
             if self.lags:
                 self.send_lag.add(np.asarray(self.lags))
                 self.lags.clear()
-            if self.read_replicas is not None:
-                for index in range(len(self.plan.targets)):
-                    if index not in self.reading:
-                        self.reading.add(index)
-                        group.create_task(self._read(index, second + 1))
+            self._start_reads(group, second + 1)
             if self.on_second is not None:
                 self.on_second(self._progress(last))
             second += 1
+
+    def _start_reads(self, group: asyncio.TaskGroup, second: int) -> None:
+        """Read each target's replicas for `second`, unless its last read is still on its way."""
+        if self.read_replicas is None:
+            return
+        for index in range(len(self.plan.targets)):
+            if index not in self.reading:
+                self.reading.add(index)
+                group.create_task(self._read(index, second))
 
     async def _read(self, index: int, second: int) -> None:
         assert self.read_replicas is not None
