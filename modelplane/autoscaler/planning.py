@@ -1,0 +1,199 @@
+"""One autoscaler tick for one deployment: every metric of `spec.autoscaling` to a proposal, the
+proposals to a replica count, and a sentence that says why (STYLE.md: every decision logged with its
+inputs, `scaled sentiment 2→8: concurrency 31.5/replica vs target 4 (panic)`).
+
+- Request metrics (`concurrency`, `rps`) take the fast path (`kpa`): the deployment's total over the
+  stable (60 s) and panic (6 s) windows against `target` per replica. No tolerance band: any load asks
+  for at least one replica.
+- Resource metrics (`cpu`, `memory`) take HPA v2's replica calculator (`calculating`) over each
+  replica's latest reading against its request.
+- Then HPA v2's controller rules (`hpa.decide`): the highest proposal, never down on partial data,
+  stabilization and rate limits (only [min, max] for a winning fast-path proposal without `behavior`).
+
+`plan(spec, observed, memory, now) -> (Plan, memory)`: pure; the caller keeps the memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from modelplane.autoscaler import hpa, kpa
+from modelplane.autoscaler.calculating import (
+    MetricUnavailable,
+    Proposal,
+    ReplicaState,
+    Sample,
+    resource_replicas,
+)
+from modelplane.spec.autoscaling import (
+    Autoscaling,
+    ConcurrencyMetric,
+    CpuMetric,
+    MemoryMetric,
+    Metric,
+    MetricType,
+    RpsMetric,
+)
+
+REQUEST_METRICS = frozenset({MetricType.CONCURRENCY, MetricType.RPS})
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """A request metric over the deployment (summed over its replicas), averaged per second over the
+    stable and the panic window; None: no reading yet (the router has reported nothing)."""
+
+    stable: float | None
+    panic: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observed:
+    """What the tick sees of one deployment."""
+
+    current: int
+    """The replica count the deployment wants now (spec/desired.py), HPA's scale.spec.replicas."""
+    ready: int
+    replicas: Sequence[ReplicaState] = ()
+    usage: Mapping[MetricType, Mapping[str, Sample]] = field(default_factory=dict)
+    """cpu (millicores) and memory (bytes x 1000) readings by replica name."""
+    requests: Mapping[MetricType, Mapping[str, int | None]] = field(default_factory=dict)
+    """Each replica's request, in the same units; None where it has none."""
+    windows: Mapping[MetricType, Windows] = field(default_factory=dict)
+    concurrency_limit: int = 0
+    """spec.concurrency (0: unlimited): what one replica carries at most, for the burst capacity."""
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    hpa: hpa.Memory = field(default_factory=hpa.Memory)
+    panics: Mapping[MetricType, kpa.Panic] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One metric as the tick read it: its current value per replica against its target, and what it
+    proposed (`proposal`) or why it could not (`error`)."""
+
+    metric: MetricType
+    current: float | None
+    target: float
+    unit: str
+    proposal: int | None
+    panicking: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    current: int
+    decision: hpa.Decision
+    readings: tuple[Reading, ...]
+
+    def summary(self, name: str) -> str:
+        """`scaled sentiment 2→8: concurrency 31.5/replica vs target 4 (panic)`, or why it held."""
+        decision = self.decision
+        winner = next((r for r in self.readings if r.metric == decision.metric), None)
+        why = _describe(winner) if winner is not None else decision.reason or "no metric could be read"
+        limited = next(
+            (c for c in decision.conditions if c.type is hpa.ConditionType.SCALING_LIMITED and c.status),
+            None,
+        )
+        if limited is not None:
+            why += f"; limited: {limited.reason}"
+        if decision.rescale:
+            return f"scaled {name} {self.current}→{decision.replicas}: {why}"
+        return f"kept {name} at {decision.replicas}: {why}"
+
+
+def plan(spec: Autoscaling, observed: Observed, memory: Memory, now: float) -> tuple[Plan, Memory]:
+    """One tick (see the module docstring)."""
+    proposals: list[tuple[str, Proposal | MetricUnavailable]] = []
+    readings: list[Reading] = []
+    panics = dict(memory.panics)
+    for metric in spec.metrics:
+        kind = MetricType(metric.type)
+        if kind in REQUEST_METRICS:
+            reading, panic = _fast(metric, observed, panics.get(kind, kpa.Panic()), now)
+            panics[kind] = panic
+        else:
+            reading = _resource(metric, observed, now)
+        readings.append(reading)
+        if reading.proposal is not None:
+            proposals.append((kind.value, Proposal(reading.proposal, 0)))
+        else:
+            proposals.append((kind.value, MetricUnavailable(*_reason(reading))))
+    fast = frozenset(kind.value for kind in REQUEST_METRICS)
+    decision = hpa.decide(
+        spec, current=observed.current, proposals=proposals, memory=memory.hpa, now=now, fast=fast
+    )
+    new_memory = Memory(decision.memory, panics)
+    return Plan(observed.current, decision, tuple(readings)), new_memory
+
+
+def _fast(metric: Metric, observed: Observed, panic: kpa.Panic, now: float) -> tuple[Reading, kpa.Panic]:
+    assert isinstance(metric, ConcurrencyMetric | RpsMetric)
+    kind = MetricType(metric.type)
+    unit = "in flight" if kind is MetricType.CONCURRENCY else "req/s"
+    windows = observed.windows.get(kind)
+    if windows is None or windows.stable is None or windows.panic is None:
+        error = f"no {kind.value} readings from the router yet"
+        return Reading(kind, None, metric.target, unit, None, error=error), panic
+    total = (
+        float(observed.concurrency_limit)
+        if observed.concurrency_limit > 0
+        else kpa.CONCURRENCY_TARGET_DEFAULT
+    )
+    decided = kpa.decide(
+        ready=observed.ready,
+        stable_value=windows.stable,
+        panic_value=windows.panic,
+        target=metric.target,
+        total_per_replica=total if kind is MetricType.CONCURRENCY else metric.target / kpa.TARGET_UTILIZATION,
+        memory=panic,
+        now=now,
+    )
+    value = max(windows.stable, windows.panic) if decided.panicking else windows.stable
+    per_replica = value / max(1, observed.ready)
+    reading = Reading(kind, per_replica, metric.target, unit, decided.replicas, panicking=decided.panicking)
+    return reading, decided.memory
+
+
+def _resource(metric: Metric, observed: Observed, now: float) -> Reading:
+    assert isinstance(metric, CpuMetric | MemoryMetric)
+    kind = MetricType(metric.type)
+    try:
+        proposal = resource_replicas(
+            observed.current,
+            observed.replicas,
+            observed.usage.get(kind, {}),
+            observed.requests.get(kind, {}),
+            target_utilization=metric.target_utilization,
+            resource=kind.value,
+            now=now,
+        )
+    except MetricUnavailable as error:
+        return Reading(kind, None, metric.target_utilization, "% of request", None, error=error.message)
+    return Reading(kind, proposal.current, metric.target_utilization, "% of request", proposal.replicas)
+
+
+def _reason(reading: Reading) -> tuple[str, str]:
+    reason = "FailedGetResourceMetric" if reading.metric not in REQUEST_METRICS else "FailedGetPodsMetric"
+    return reason, reading.error or "no reading"
+
+
+def _describe(reading: Reading) -> str:
+    if reading.current is None:
+        return f"{reading.metric.value}: {reading.error}"
+    if reading.unit == "% of request":
+        text = f"{reading.metric.value} {reading.current:g}% of request vs target {reading.target:g}%"
+    else:
+        value = _short(reading.current)
+        text = f"{reading.metric.value} {value} {reading.unit}/replica vs target {reading.target:g}"
+    return text + (" (panic)" if reading.panicking else "")
+
+
+def _short(value: float) -> str:
+    return f"{value:.1f}" if math.isfinite(value) else str(value)
