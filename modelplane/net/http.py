@@ -73,6 +73,7 @@ _REASONS = {
 }
 
 
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 DEFAULT_MAX_CONNECTIONS = 1000
 _SWEEP_MIN_S, _SWEEP_MAX_S = 0.05, 1.0
 # what a connection is waiting for; its deadline is for that
@@ -260,8 +261,9 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
         self._headers: dict[bytes, bytes] = {}
-        # one growing buffer: a chunked body of tiny chunks costs its size, not ~40 bytes a chunk
-        self._body = bytearray()
+        # the body as it came when it came in one piece (most do: no copy); else one growing buffer, so a
+        # chunked body of tiny chunks costs its size, not ~40 bytes a chunk
+        self._body: bytes | bytearray = b""
         self._content_length = 0
         self._unsent = 0  # bytes of answers the client had not read at the last deadline
         self._head_bytes = 0
@@ -341,7 +343,7 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._url = b""
         self._headers = {}
-        self._body = bytearray()
+        self._body = b""
         self._content_length = 0
         self._head_bytes = 0
         self._raw_head = 0
@@ -351,11 +353,15 @@ class Connection(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._count_head(len(url))
+        self._head_bytes += len(url)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._count_head(0)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers[name.lower()] = value
-        self._count_head(len(name) + len(value))
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._count_head(0)
 
     def _count_head(self, size: int) -> None:
         self._head_bytes += size
@@ -384,7 +390,12 @@ class Connection(asyncio.Protocol):
         if self._content_length > self._server.max_body:
             self._refuse_too_large()
             return
-        self._body += body
+        if not self._body:
+            self._body = body
+        elif type(self._body) is bytes:
+            self._body = bytearray(self._body) + body
+        else:
+            self._body += body
 
     def on_message_complete(self) -> None:
         if self._refused or self._parser.should_upgrade():
@@ -392,12 +403,13 @@ class Connection(asyncio.Protocol):
         self._phase = _BUSY
         self.deadline = math.inf
         url = httptools.parse_url(self._url)
-        body, self._body = self._body, bytearray()
+        body, self._body = self._body, b""
+        method = self._parser.get_method()
         request = Request(
-            method=self._parser.get_method().decode(),
+            method=_METHODS.get(method) or method.decode(),
             path=url.path.decode(),
-            query=(url.query or b"").decode(),
-            body=bytes(body),
+            query=url.query.decode() if url.query else "",
+            body=body if type(body) is bytes else bytes(body),
             content_type=self._headers.get(b"content-type"),
             headers=self._headers,
         )
@@ -577,6 +589,14 @@ class Connection(asyncio.Protocol):
 
 
 def _encode(response: Response, *, closing: bool, head: bool = False) -> bytes:
+    if not (response.headers or closing or head):  # most answers: one formatting, no list
+        return b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n%s" % (
+            response.status,
+            _REASONS.get(response.status, b"Unknown"),
+            response.content_type,
+            len(response.body),
+            response.body,
+        )
     length = response.content_length if head and response.content_length is not None else len(response.body)
     lines = [
         b"HTTP/1.1 %d %s\r\n" % (response.status, _REASONS.get(response.status, b"Unknown")),
