@@ -42,6 +42,11 @@ MAX_OUTSTANDING = 100_000
 """Open loop: a request due while this many are unanswered is not sent and counts as `not-sent`
 (a dead target at thousands of req/s must not grow the generator's memory without bound)."""
 REPLICA_READ_TIMEOUT_S = 0.9
+_clock = time.monotonic
+EARLY_S = 0.001
+"""A request may go this much before its time: the loop's timers have millisecond resolution, so a
+shorter sleep returns at once. Its latency then runs from its actual send, never from later."""
+"""Latencies are read from this clock, not the loop's: uvloop's `loop.time()` ticks in whole ms."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +152,6 @@ class _Runner:
         self.clients = [0] * count  # closed loop: running clients
         self.wanted = [0] * count  # closed loop: clients the profile asks for now
         self.profiles = [plan.share_of(i) for i in range(count)]
-        self.loop = asyncio.get_running_loop()
         self.t0 = 0.0
         self.finished = False  # no more requests will be started
         self.reading: set[int] = set()
@@ -155,11 +159,11 @@ class _Runner:
         self.drained = asyncio.Event()
 
     def elapsed(self) -> float:
-        return self.loop.time() - self.t0
+        return _clock() - self.t0
 
     async def run(self) -> Outcome:
         cpu = time.process_time()
-        self.t0 = self.loop.time() + LEAD_S
+        self.t0 = _clock() + LEAD_S
         started_at = time.time() + LEAD_S
         async with asyncio.TaskGroup() as group:
             ticker = group.create_task(self._tick(group))
@@ -199,13 +203,14 @@ class _Runner:
             i, n = 0, len(offsets)
             while i < n:
                 now = self.elapsed()
-                if offsets[i] > now:
+                if offsets[i] > now + EARLY_S:
                     await asyncio.sleep(offsets[i] - now)
-                    now = self.elapsed()
-                end = max(bisect.bisect_right(offsets, now, i), i + 1)
-                self.lags.append(now - offsets[i])  # the earliest of the batch is the latest sent
+                    continue
+                end = bisect.bisect_right(offsets, now + EARLY_S, i)
+                self.lags.append(max(0.0, now - offsets[i]))  # the earliest of the batch is the latest sent
                 for k in range(i, end):
-                    self._send(owners[k], offsets[k])
+                    # latency runs from the intended time, or from the send when that was (a little) early
+                    self._send(owners[k], min(offsets[k], now))
                 i = end
         remaining = self.plan.profile.duration - self.elapsed()
         if remaining > 0:
@@ -225,7 +230,7 @@ class _Runner:
         future.add_done_callback(partial(self._ended, index, intended))
 
     def _ended(self, index: int, intended: float, future: asyncio.Future[UpstreamResponse]) -> None:
-        now = self.loop.time() - self.t0
+        now = _clock() - self.t0
         self.in_flight[index] -= 1
         self.outstanding -= 1
         error: str | None
@@ -276,7 +281,7 @@ class _Runner:
         second = 0
         self._start_reads(group, 0)
         while True:
-            await asyncio.sleep(max(0.0, self.t0 + second + 1 - self.loop.time()))
+            await asyncio.sleep(max(0.0, self.t0 + second + 1 - _clock()))
             last = self.recorder.close(second)
             if self.lags:
                 self.send_lag.add(np.asarray(self.lags))
