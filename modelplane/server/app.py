@@ -403,14 +403,15 @@ class ModelServer:
     def _requested_outputs(self, served: ServedModel, raw: Any) -> list[str]:
         if raw is None:
             return []
-        if not isinstance(raw, list) or not all(
-            isinstance(o, dict) and isinstance(o.get("name"), str) for o in raw
-        ):
-            raise InvalidInput(
-                "'outputs' must be a list of objects with a 'name', e.g. [{\"name\": \"label\"}]."
-            )
-        names = [o["name"] for o in raw]
-        if len(set(names)) != len(names):
+        names: list[str] = []
+        for o in raw if type(raw) is list else (None,):  # a loop: no generator per request
+            name = o.get("name") if type(o) is dict else None
+            if type(name) is not str:
+                raise InvalidInput(
+                    "'outputs' must be a list of objects with a 'name', e.g. [{\"name\": \"label\"}]."
+                )
+            names.append(name)
+        if len(names) > 1 and len(set(names)) != len(names):
             twice = next(n for i, n in enumerate(names) if n in names[:i])
             raise InvalidInput(f"'outputs' names '{twice}' twice; name each output once.")
         if served.outputs:
@@ -529,7 +530,8 @@ def _too_large(size: str, limit: int) -> InvalidInput:
 def _check_echoed(payload: dict[str, Any]) -> None:
     """The request values the answer echoes must be writable: orjson writes at most 254 levels."""
     for key in ("id", "parameters"):
-        if tensors.nests_deeper(payload.get(key)):
+        value = payload.get(key)
+        if value is not None and tensors.nests_deeper(value):
             raise InvalidInput(
                 f"'{key}' nests deeper than {tensors.MAX_NESTING} levels of arrays/objects; "
                 "send a flatter value."

@@ -318,7 +318,7 @@ class Batcher:
 
 
 def _check(outputs: Outputs, rows: int) -> Outputs:
-    if not isinstance(outputs, Mapping):
+    if type(outputs) is not dict and not isinstance(outputs, Mapping):  # a dict: no ABC check
         raise InferenceError(f"the model returned {type(outputs).__name__}, not a mapping of output arrays.")
     for name, array in outputs.items():
         if not isinstance(array, np.ndarray) or array.ndim == 0 or array.shape[0] != rows:

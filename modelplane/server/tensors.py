@@ -48,15 +48,20 @@ def parse_datatype(value: object, *, where: str) -> Datatype:
 
 
 def _parse_shape(value: object, *, where: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value
-    ):
-        raise InvalidInput(
-            f"{where}: shape must be a list of non-negative integers, e.g. [1, 4]; got {value!r}."
-        )
+    if type(value) is not list:
+        raise _shape_error(value, where)
+    for d in value:  # a loop, not all() of a generator: this runs for every input of every request
+        if type(d) is not int or d < 0:  # `type(...) is int`: not a bool, and JSON has no int subclass
+            raise _shape_error(value, where)
     if len(value) > MAX_DIMS:
         raise InvalidInput(f"{where}: shape has {len(value)} dimensions; at most {MAX_DIMS} are supported.")
     return tuple(value)
+
+
+def _shape_error(value: object, where: str) -> InvalidInput:
+    return InvalidInput(
+        f"{where}: shape must be a list of non-negative integers, e.g. [1, 4]; got {value!r}."
+    )
 
 
 def decode_input(obj: object, *, index: int) -> tuple[str, Array]:

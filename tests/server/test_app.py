@@ -293,6 +293,16 @@ ERRORS = [
         400,
         "'outputs' names 'double' twice",
     ),
+    *(
+        (
+            "POST",
+            "/v2/models/echo/infer",
+            json.dumps(echo_request([[1, 2]], outputs=outputs)).encode(),
+            400,
+            "'outputs' must be a list of objects with a 'name'",
+        )
+        for outputs in ("double", [{"nam": "double"}], [{"name": 1}], ["double"], {"name": "double"}, [None])
+    ),
     # numpy arrays have at most 64 dimensions
     (
         "POST",
