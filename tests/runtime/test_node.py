@@ -123,6 +123,35 @@ def test_a_tick_over_unchanged_replicas_parses_none(store: Store, monkeypatch: p
     assert parsed == ["r2"]
 
 
+def test_the_agent_does_not_parse_again_the_statuses_it_wrote(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """10,000 replicas turning ready are 10,000 status writes by the agent: validating each again from
+    the store took a second. A replica whose object someone else changed meanwhile is parsed again."""
+    clock = FakeClock()
+    agent = NodeAgent(store, runtime=SimulatedRuntime(start_delay_s=5.0), clock=clock)
+    for i in range(5):
+        add_replica(store, f"r{i}")
+    parsed: list[str] = []
+    real = node.replica_of
+    monkeypatch.setattr(node, "replica_of", lambda s: parsed.append(s.name) or real(s))
+
+    async def scenario() -> None:
+        await settle(agent, clock)  # Starting, written
+        clock.now += 5.0
+        for _ in range(3):  # Running and ready, written; probed again
+            await settle(agent, clock)
+            clock.now += 1.0
+        assert all(ready for _, ready in phases(store).values())
+        assert sorted(parsed) == [f"r{i}" for i in range(5)]  # once each, when first listed
+        parsed.clear()
+        store.mark_deleted("Replica", "default", "r1", now=clock())
+        await settle(agent, clock)
+        assert parsed == ["r1"]
+
+    asyncio.run(scenario())
+
+
 def test_usage_readings_write_no_status_and_their_history_in_batches(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
