@@ -7,7 +7,8 @@ A controller is level-triggered: a pass reads everything fresh and converges, so
 - when the pass asked for it: a pass returns the seconds until something time-based falls due
   (a progress deadline, minReadySeconds) — controller-runtime's `RequeueAfter`;
 - on a resync, every `resync` seconds, whatever happened: a safety net for what no change announces
-  (as the informers' resync period);
+  (as the informers' resync period); with `resync_share`, stretched so that resync passes take at
+  most that share of the time (a 0.5 s pass at share 0.01 is resynced every 50 s, not every 5);
 - one second after a pass that raised (logged loudly; the loop goes on).
 
 A change during a pass wakes the next one at once (the version seen is taken before the pass), so
@@ -70,8 +71,12 @@ class Changes:
                     await waiter
 
 
-def next_wait(requeue_after: float | None, *, resync: float, elapsed: float) -> float:
+def next_wait(
+    requeue_after: float | None, *, resync: float, elapsed: float, resync_share: float | None = None
+) -> float:
     """Seconds to sleep before the next pass when nothing changes (pure)."""
+    if resync_share is not None:
+        resync = max(resync, elapsed / resync_share)
     wanted = resync if requeue_after is None else min(requeue_after, resync)
     return max(wanted - elapsed, 0.0)
 
@@ -83,8 +88,10 @@ async def run_controller(
     changes: Changes,
     stop: asyncio.Event,
     resync: float,
+    resync_share: float | None = None,
 ) -> None:
-    """Run `step` on every change, when it asks, and every `resync` seconds, until `stop`."""
+    """Run `step` on every change, when it asks, and every `resync` seconds (see `next_wait`), until
+    `stop`."""
     last_start, last_end = -math.inf, -math.inf
     while not stop.is_set():
         # rest at least as long as the last pass took: under a stream of changes a long pass never runs
@@ -107,4 +114,5 @@ async def run_controller(
         elapsed = last_end - last_start
         if elapsed > SLOW_PASS_S:
             log.warning("controller %s: one pass took %.2f s", name, elapsed)
-        await changes.wait(seen, timeout=next_wait(again, resync=resync, elapsed=elapsed), stop=stop)
+        wait = next_wait(again, resync=resync, elapsed=elapsed, resync_share=resync_share)
+        await changes.wait(seen, timeout=wait, stop=stop)

@@ -33,6 +33,23 @@ def test_next_wait(requeue_after: float | None, resync: float, elapsed: float, e
     assert next_wait(requeue_after, resync=resync, elapsed=elapsed) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize(
+    ("requeue_after", "elapsed", "expected"),
+    [
+        (None, 0.01, 4.99),  # a short pass: the resync as it is
+        (None, 0.5, 49.5),  # a long pass: resynced so that resyncs take 1% of the time
+        (2.0, 0.5, 1.5),  # what the pass asked for comes first all the same
+    ],
+)
+def test_next_wait_stretches_the_resync_of_a_long_pass(
+    requeue_after: float | None, elapsed: float, expected: float
+) -> None:
+    """1,000 deployments take ~0.5 s a pass: resynced every 5 s with nothing changed, they held the
+    one event loop that long every 5 s."""
+    wait = next_wait(requeue_after, resync=5.0, elapsed=elapsed, resync_share=0.01)
+    assert wait == pytest.approx(expected)
+
+
 async def _until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
