@@ -39,11 +39,12 @@ from enum import StrEnum
 from pathlib import Path
 
 from modelplane.api import auth
+from modelplane.api.request_metrics import MetricsApi
 from modelplane.api.routes import Hub, render_error
-from modelplane.api.usage import UsageApi
 from modelplane.controllers import deployments, jobs, namespaces
 from modelplane.controllers.manager import Changes, run_controller
 from modelplane.controllers.scheduling import Scheduling
+from modelplane.metrics import MetricsStore
 from modelplane.net.http import HttpServer
 from modelplane.runtime import NodeAgent, ProcessRuntime, ReplicaRuntime, SimulatedRuntime
 from modelplane.scheduler import ScoringStrategy
@@ -136,7 +137,16 @@ async def _serve(
         stop.set()
 
     node = NodeAgent(store, runtime=_runtime(settings, rng))
-    api = UsageApi(store, hub=hub, state_dir=state_dir, token=token, on_down=on_down, readings=node.usage)
+    metrics = MetricsStore()  # the routers' request metrics, 1 s buckets (metrics/store.py)
+    api = MetricsApi(
+        store,
+        hub=hub,
+        state_dir=state_dir,
+        token=token,
+        on_down=on_down,
+        readings=node.usage,
+        metrics=metrics,
+    )
     http = HttpServer(api, render_error=render_error, max_body=MAX_BODY)
     scheduling = Scheduling(store, rng=rng, strategy=settings.strategy)
     loop = asyncio.get_running_loop()

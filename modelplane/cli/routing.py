@@ -102,6 +102,16 @@ from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
     type=DURATION,
     help="How long in-flight requests may take to finish after SIGTERM (30, 30s, 1m).",
 )
+@click.option(
+    "--metrics-interval",
+    "metrics_interval",
+    metavar="DURATION",
+    default=1.0,
+    show_default=True,
+    type=DURATION,
+    help="How often request metrics are pushed to --api (1, 500ms); 0 pushes none "
+    "(the autoscaler then sees no request metrics).",
+)
 @limit_options
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
@@ -121,6 +131,7 @@ def router(
     max_body_size: int,
     max_response_size: int,
     grace_period: float,
+    metrics_interval: float,
     keep_alive_timeout: float,
     header_timeout: float,
     body_timeout: float,
@@ -155,6 +166,7 @@ def router(
         max_body=max_body_size,
         max_response=max_response_size,
         grace_s=grace_period,
+        report_interval_s=metrics_interval,
         limits=limits_from(keep_alive_timeout, header_timeout, body_timeout, limit_connections),
     )
 

@@ -5,6 +5,8 @@
 closes, idle connections close, in-flight requests finish within the grace period, and it returns
 exit code 0. The feed loop runs in a TaskGroup beside the server; if it ever ends on its own, that is
 logged as an error and the router stops (exit code 1) rather than serve a table that no longer changes.
+When following the control plane (--api), the metrics reporter (reporting.py) runs in the same group
+under the same rule: it never ends by itself, so its end is a bug that must not go unnoticed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from modelplane.net.http import Deferred, Handler, HttpServer, Limits, Request, 
 from modelplane.router.feed import follow_api, follow_file
 from modelplane.router.holding import HOLD_CAPACITY, READY_WAIT_S
 from modelplane.router.proxy import Proxy, render_error
+from modelplane.router.reporting import Reporter
 
 log = logging.getLogger("modelplane.router")
 
@@ -46,6 +49,7 @@ class RouterOptions:
     max_body: int = DEFAULT_MAX_BODY
     max_response: int = DEFAULT_MAX_RESPONSE  # a replica's answer; larger ones fail with 502
     grace_s: float = 30.0
+    report_interval_s: float = 1.0  # push request metrics to --api this often; 0: never (file mode: never)
     limits: Limits = field(default_factory=Limits)  # the clients' connections: timeouts and how many at once
 
 
@@ -60,7 +64,7 @@ def _refusing_web_pages(handle: Handler) -> Handler:
     return guarded
 
 
-class _FeedEnded(Exception):
+class _LoopEnded(Exception):
     pass
 
 
@@ -93,12 +97,14 @@ async def run_router(options: RouterOptions, *, on_listening: Callable[[int], No
     code = 0
     try:
         async with asyncio.TaskGroup() as tasks:
-            feed = tasks.create_task(_supervised(_feed(options, proxy)))
+            loops = {tasks.create_task(_supervised(_feed(options, proxy), "endpoints feed"))}
+            if options.api is not None and options.report_interval_s > 0:
+                loops.add(tasks.create_task(_supervised(_report(options, proxy), "metrics reporter")))
             stopping = tasks.create_task(stop.wait())
-            await asyncio.wait({feed, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            feed.cancel()
-            stopping.cancel()
-    except* _FeedEnded:
+            await asyncio.wait({*loops, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (*loops, stopping):
+                task.cancel()
+    except* _LoopEnded:
         code = 1
     await _drain(proxy, http, pool, options.grace_s)
     return code
@@ -122,16 +128,36 @@ async def _follow_api(options: RouterOptions, proxy: Proxy) -> None:
         await pool.close()
 
 
-async def _supervised(feed: Coroutine[Any, Any, None]) -> None:
+async def _report(options: RouterOptions, proxy: Proxy) -> None:
+    """The metrics push (reporting.py), on a pool of its own like the long poll."""
+    assert options.api is not None
+    pool = ConnectionPool(max_per_address=1, connect_timeout=options.connect_timeout_s)
+    reporter = Reporter(
+        options.api,
+        stats=proxy.metrics.all_stats,
+        gates=proxy.gates,
+        table=lambda: proxy.table,
+        pool=pool,
+        token=options.token,
+        interval_s=options.report_interval_s,
+        clock=proxy.clock,
+    )
     try:
-        await feed
+        await reporter.run()
+    finally:
+        await pool.close()
+
+
+async def _supervised(loop: Coroutine[Any, Any, None], what: str) -> None:
+    try:
+        await loop
     except asyncio.CancelledError:
         raise
     except Exception:
-        log.exception("the endpoints feed failed; the router stops")
-        raise _FeedEnded() from None
-    log.error("the endpoints feed ended; the router stops")
-    raise _FeedEnded()
+        log.exception("the %s failed; the router stops", what)
+        raise _LoopEnded() from None
+    log.error("the %s ended; the router stops", what)
+    raise _LoopEnded()
 
 
 async def _drain(proxy: Proxy, http: HttpServer, pool: ConnectionPool, grace_s: float) -> None:

@@ -68,11 +68,24 @@ class VersionStats:
     closed_queued: int = 0  # clients gone while their request waited (it was never sent)
     closed_inflight: int = 0  # clients gone while a replica worked on their request (it was reset)
     closed_held: int = 0  # clients gone while their request waited for a ready replica (never sent)
+    # the gauges' time integrals as sums of timestamps (phases.transition): up to T, `x_t + x × T`
+    inflight_t: float = 0.0
+    queued_t: float = 0.0
+    held_t: float = 0.0
 
     def observe(self, status: int, seconds: float) -> None:
         self.by_status[status] = self.by_status.get(status, 0) + 1
         self.buckets[bisect_left(BUCKETS, seconds)] += 1
         self.seconds += seconds
+
+    def levels(self, now: float) -> tuple[float, float, float]:
+        """The integrals over time (level-seconds) of in-flight, queued and held up to `now` (the
+        proxy's clock), since the stats were made: differences of two give the average level."""
+        return (
+            self.inflight_t + self.inflight * now,
+            self.queued_t + self.queued * now,
+            self.held_t + self.held * now,
+        )
 
 
 class RouterMetrics:
@@ -95,6 +108,10 @@ class RouterMetrics:
         if stats is None:
             stats = self._stats[key] = VersionStats(key)
         return stats
+
+    def all_stats(self) -> list[VersionStats]:
+        """Every version's counters (the metrics reporter reads them)."""
+        return list(self._stats.values())
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

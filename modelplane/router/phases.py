@@ -47,28 +47,43 @@ class IllegalTransition(RuntimeError):
 
 
 class Gauges(Protocol):
-    """The per-version gauges a phase counts in (`metrics.VersionStats`)."""
+    """The per-version gauges a phase counts in (`metrics.VersionStats`), each with its time integral
+    kept as a sum of timestamps (see `transition`)."""
 
     inflight: int
     queued: int
     held: int
+    inflight_t: float
+    queued_t: float
+    held_t: float
 
 
 class Slots(Protocol):
     """The per-replica in-flight counts of the deployment (`queueing.Gate`)."""
 
-    def acquire(self, replica: str) -> None: ...
+    def acquire(self, replica: str, now: float) -> None: ...
 
-    def release(self, replica: str) -> None: ...
+    def release(self, replica: str, now: float) -> None: ...
 
 
 def transition(
-    current: Phase, target: Phase, *, gauges: Gauges, slots: Slots, replica: str | None, request: object
+    current: Phase,
+    target: Phase,
+    *,
+    gauges: Gauges,
+    slots: Slots,
+    replica: str | None,
+    request: object,
+    now: float,
 ) -> Phase:
     """Move a request from `current` to `target`: the gauge of the phase it leaves goes down, the one
     of the phase it enters goes up (IN_FLIGHT also takes or gives back `replica`'s slot). An illegal
     move raises IllegalTransition naming `request` (formatted only then) and both phases, and changes
-    nothing."""
+    nothing.
+
+    Each gauge's integral over time is kept exact at one addition per move: a request entering at
+    `now` subtracts `now` from the gauge's `_t` sum, one leaving adds it, so the integral up to any
+    time T is `_t + gauge × T` (`metrics.VersionStats.levels`); the reporter takes its differences."""
     if target not in TRANSITIONS[current]:
         raise IllegalTransition(f"request {request}: cannot go from {current} to {target}")
     slot = ""
@@ -78,16 +93,22 @@ def transition(
         slot = replica
     if current is Phase.QUEUED:
         gauges.queued -= 1
+        gauges.queued_t += now
     elif current is Phase.HELD:
         gauges.held -= 1
+        gauges.held_t += now
     elif current is Phase.IN_FLIGHT:
         gauges.inflight -= 1
-        slots.release(slot)
+        gauges.inflight_t += now
+        slots.release(slot, now)
     if target is Phase.QUEUED:
         gauges.queued += 1
+        gauges.queued_t -= now
     elif target is Phase.HELD:
         gauges.held += 1
+        gauges.held_t -= now
     elif target is Phase.IN_FLIGHT:
         gauges.inflight += 1
-        slots.acquire(slot)
+        gauges.inflight_t -= now
+        slots.acquire(slot, now)
     return target

@@ -46,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from random import Random
 from typing import Any, Protocol
@@ -205,6 +205,10 @@ class Proxy:
                 for forward in self._unhold_all(key):
                     forward.route = route  # the entry that says so (held ones keep the old one)
                     self._finish(forward, self._no_ready(forward, waited=False))
+
+    def gates(self) -> Mapping[tuple[str, str], Gate[Forward]]:
+        """Each deployment's per-replica counts (the metrics reporter reads them)."""
+        return self._gates
 
     # routing
     def handle(self, request: Request) -> Response | Deferred:
@@ -581,6 +585,7 @@ class Proxy:
             slots=forward.route.gate,
             replica=replica.replica if replica is not None else None,
             request=forward,
+            now=self.clock(),
         )
 
     def _finish(self, forward: Forward, response: Response | None) -> None:

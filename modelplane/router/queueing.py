@@ -40,17 +40,22 @@ class Gate(Generic[W]):
     concurrency: int | None
     inflight: dict[str, int] = field(default_factory=dict)  # replica name -> requests in flight
     answered: dict[str, int] = field(default_factory=dict)  # replica name -> attempts it finished
+    busy_t: dict[str, float] = field(default_factory=dict)
+    """replica name -> the time integral of its in-flight count as a sum of timestamps (phases.py):
+    up to time T it is `busy_t + inflight × T`."""
     waiting: dict[str, deque[W]] = field(default_factory=dict)  # version -> FIFO
     queued: int = 0
 
     def load(self, endpoint: Endpoint) -> int:
         return self.inflight.get(endpoint.replica, 0)
 
-    def acquire(self, replica: str) -> None:
+    def acquire(self, replica: str, now: float) -> None:
         self.inflight[replica] = self.inflight.get(replica, 0) + 1
+        self.busy_t[replica] = self.busy_t.get(replica, 0.0) - now
 
-    def release(self, replica: str) -> None:
+    def release(self, replica: str, now: float) -> None:
         self.answered[replica] = self.answered.get(replica, 0) + 1
+        self.busy_t[replica] += now
         left = self.inflight[replica] - 1
         if left:
             self.inflight[replica] = left

@@ -39,15 +39,18 @@ def test_transition_table(current: Phase, target: Phase) -> None:
     gate: Gate[object] = Gate(concurrency=4)
     setattr(stats, GAUGE[current], 1) if current in GAUGE else None
     if current is F:
-        gate.acquire("a")
+        gate.acquire("a", 0.0)
     if (current, target) not in LEGAL:
         with pytest.raises(IllegalTransition, match=f"request POST /x: cannot go from {current} to {target}"):
-            transition(current, target, gauges=stats, slots=gate, replica="a", request="POST /x")
+            transition(current, target, gauges=stats, slots=gate, replica="a", request="POST /x", now=1.0)
         assert (stats.queued, stats.held, stats.inflight) == tuple(
             int(current is p) for p in (Q, H, F)
         )  # unchanged
         return
-    assert transition(current, target, gauges=stats, slots=gate, replica="a", request="POST /x") is target
+    assert (
+        transition(current, target, gauges=stats, slots=gate, replica="a", request="POST /x", now=1.0)
+        is target
+    )
     assert (stats.queued, stats.held, stats.inflight) == tuple(int(target is p) for p in (Q, H, F))
     assert gate.inflight == ({"a": 1} if target is F else {})
 
@@ -55,8 +58,21 @@ def test_transition_table(current: Phase, target: Phase) -> None:
 def test_in_flight_needs_a_replica() -> None:
     stats, gate = VersionStats(("default", "m", "v1")), Gate[object](concurrency=1)
     with pytest.raises(IllegalTransition, match="names no replica"):
-        transition(R, F, gauges=stats, slots=gate, replica=None, request="POST /x")
+        transition(R, F, gauges=stats, slots=gate, replica=None, request="POST /x", now=1.0)
     assert stats.inflight == 0 and gate.inflight == {}
+
+
+def test_the_gauges_time_integrals_are_exact() -> None:
+    """Each move adds or subtracts its time, so the integral up to T is `_t + gauge × T` (what the
+    report's time-averaged levels come from), per version and per replica."""
+    stats, gate = VersionStats(("default", "m", "v1")), Gate[object](concurrency=4)
+    moves = [(R, Q, 1.0), (Q, F, 2.0), (R, F, 2.5), (F, D, 4.0)]
+    for current, target, now in moves:
+        transition(current, target, gauges=stats, slots=gate, replica="a", request="POST /x", now=now)
+    inflight, queued, held = stats.levels(5.0)
+    assert (inflight, queued, held) == pytest.approx((4.5, 1.0, 0.0))  # 1 in [2, 2.5], 2 to 4, 1 to 5; [1, 2]
+    assert gate.busy_t["a"] + gate.inflight["a"] * 5.0 == pytest.approx(4.5)
+    assert stats.levels(6.0)[0] - stats.levels(5.0)[0] == pytest.approx(1.0)  # one still in flight
 
 
 def _check_gauges(proxy: Proxy) -> None:

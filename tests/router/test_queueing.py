@@ -39,11 +39,11 @@ def test_fifo_per_version_with_one_bound_for_the_deployment() -> None:
 
 def test_in_flight_counts() -> None:
     gate: Gate[str] = Gate(concurrency=2)
-    gate.acquire("r1")
-    gate.acquire("r1")
-    gate.release("r1")
+    gate.acquire("r1", 0.0)
+    gate.acquire("r1", 0.0)
+    gate.release("r1", 1.0)
     assert gate.inflight == {"r1": 1}
-    gate.release("r1")
+    gate.release("r1", 1.0)
     assert gate.inflight == {}
 
 
