@@ -4,7 +4,9 @@
 so no line is printed twice or skipped; Ctrl-C ends it quietly. `top` reads CPU and memory from
 `GET /api/v1/usage` (the node agent's latest readings, kept in memory, not in the replicas' status)
 and in-flight requests and req/s from the router's Prometheus metrics at `--ingress` when the router
-answers; what nobody measured shows `-`.
+answers (else from the control plane's request metrics); what nobody measured shows `-`. Below, per
+deployment, the control plane's request metrics (`GET /api/v1/metrics`, the routers' reports over
+the last `REQUEST_WINDOW_S`): ready replicas, in-flight, req/s, p99 and the share of 5xx answers.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from modelplane.cli import fields, printing
 from modelplane.cli.client import ApiClient, connect, connection_options, open_url, recorded_url
+from modelplane.cli.client import ApiError as ApiClientError
 from modelplane.cli.durations import DURATION
 from modelplane.cli.kinds import UnknownKind, split_ref
 from modelplane.cli.objects import (
@@ -42,6 +45,10 @@ FOLLOW_POLL_S = 0.5
 INFLIGHT_METRIC = "modelplane_router_replica_inflight"
 REQUESTS_METRIC = "modelplane_router_replica_requests"
 """The router's per-replica gauge and counter (labels `namespace`, `replica`) that `top` reads."""
+
+REQUEST_WINDOW_S = 10
+"""The window of the per-deployment request numbers: long enough to smooth 1 s buckets, short enough
+to show a spike."""
 
 TrafficSample = dict[tuple[str, str], tuple[float | None, float | None]]
 
@@ -270,4 +277,23 @@ def top(
     readings = items_of(client.get(f"{API}/usage", {"namespace": scope}))
     usage = {(r["namespace"], r["name"]): r for r in readings}
     traffic = read_traffic(ingress_url, window)
+    metrics = _request_metrics(client, scope)
+    if not traffic:  # no router answers here: the control plane's per-replica numbers
+        traffic = {
+            (m["namespace"], r["name"]): (r.get("inflight"), r.get("requestsPerSecond"))
+            for m in metrics
+            for r in m.get("replicas", ())
+        }
     click.echo(printing.top_table(replicas, usage=usage, traffic=traffic, all_namespaces=all_namespaces))
+    if metrics:
+        click.echo()
+        click.echo(printing.requests_table(metrics, replicas, all_namespaces=all_namespaces))
+
+
+def _request_metrics(client: ApiClient, scope: str | None) -> list[dict[str, Any]]:
+    """Per deployment, the control plane's request metrics; none from a control plane without them."""
+    try:
+        answer = client.get(f"{API}/metrics", {"namespace": scope, "window": REQUEST_WINDOW_S})
+    except ApiClientError:
+        return []
+    return list(items_of(answer))

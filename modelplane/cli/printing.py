@@ -312,6 +312,43 @@ def top_table(
     return format_table(headers, rows)
 
 
+def requests_table(
+    metrics: Sequence[Mapping[str, Any]],
+    replicas: Sequence[Obj],
+    *,
+    all_namespaces: bool = False,
+) -> str:
+    """Per deployment: READY replicas, INFLIGHT, REQ/S, P99 and ERRORS (5xx share) over the window of
+    the control plane's request metrics (`GET /api/v1/metrics`); `-` where nothing was measured."""
+    ready: dict[tuple[str, str], list[int]] = {}
+    for obj in replicas:
+        deployment = field(obj, "spec", "deployment")
+        if isinstance(deployment, str):
+            counts = ready.setdefault((namespace_of(obj), deployment), [0, 0])
+            counts[0] += bool(field(obj, "status", "ready"))
+            counts[1] += 1
+    by_key = {(m["namespace"], m["name"]): m.get("total") or {} for m in metrics}
+    headers = ["DEPLOYMENT", "READY", "INFLIGHT", "REQ/S", "P99", "ERRORS"]
+    rows = []
+    for key in sorted(set(ready) | set(by_key)):
+        total = by_key.get(key, {})
+        counts = ready.get(key, [0, 0])
+        p99 = total.get("p99Ms")
+        measured = bool(total) and total.get("requests") is not None
+        row = [
+            key[1],
+            f"{counts[0]}/{counts[1]}",
+            f"{total['inflight']:.1f}" if measured else MISSING,
+            f"{total['requestsPerSecond']:.1f}" if measured else MISSING,
+            f"{p99:.1f}ms" if isinstance(p99, int | float) else MISSING,
+            f"{100 * total['errorRate']:.1f}%" if measured and total.get("requests") else MISSING,
+        ]
+        rows.append([key[0], *row] if all_namespaces else row)
+    if all_namespaces:
+        headers = ["NAMESPACE", *headers]
+    return format_table(headers, rows)
+
+
 # --- -o json | yaml | name ---------------------------------------------------------------------
 
 

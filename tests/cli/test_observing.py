@@ -168,3 +168,24 @@ def test_help(command: Any) -> None:
     result = CliRunner().invoke(command, ["--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.stdout and "--server" in result.stdout
+
+
+def test_top_shows_request_numbers_per_deployment_from_the_control_plane(api: FakeApi) -> None:
+    """No router answers at --ingress: the replica rows take the control plane's per-replica numbers,
+    and a table per deployment follows (ready replicas, in-flight, req/s, p99, 5xx share)."""
+    api.on("GET", "/api/v1/replicas", (200, {"items": [REPLICA]}))
+    api.on("GET", "/api/v1/usage", (200, {"items": [USAGE]}))
+    total = {"requests": 400, "requestsPerSecond": 40.0, "inflight": 2.5, "p99Ms": 12.25, "errorRate": 0.01}
+    replicas = [{"name": "iris-7d9f-abcde", "inflight": 2.5, "requestsPerSecond": 40.0}]
+    item = {"namespace": "default", "name": "iris", "total": total, "versions": [], "replicas": replicas}
+    api.on("GET", "/api/v1/metrics", (200, {"windowSeconds": 10, "items": [item]}))
+    result = run(top, api, "--ingress", f"http://127.0.0.1:{free_port()}")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "NAME              DEPLOYMENT   CPU    MEMORY   INFLIGHT   REQ/S",
+        "iris-7d9f-abcde   iris         250m   312Mi    2          40.0",
+        "",
+        "DEPLOYMENT   READY   INFLIGHT   REQ/S   P99      ERRORS",
+        "iris         1/1     2.5        40.0    12.2ms   1.0%",
+    ]
+    assert api.seen[-1].query == {"namespace": "default", "window": "10"}
