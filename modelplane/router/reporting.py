@@ -91,6 +91,7 @@ def build_report(
 ) -> tuple[dict[str, Any], Marks]:
     """The report (as its JSON document) of what happened since `since`, and the marks it ends at."""
     interval = now - since.at
+    per_s = 1 / interval if interval > 0 else 0.0  # 0: the first marks, never sent
     marks = Marks(now)
     live = (
         {(d.namespace, d.name, v) for d in table.deployments for v in d.live_versions()} if table else set()
@@ -105,7 +106,7 @@ def build_report(
         if mark == before and key not in live and s.inflight + s.queued + s.held == 0:
             continue  # nothing happened, and the table does not name it
         requests = mark.answers - before.answers
-        levels = [(a - b) / interval for a, b in zip(mark.levels, before.levels, strict=True)]
+        levels = [(a - b) * per_s for a, b in zip(mark.levels, before.levels, strict=True)]
         versions.append(
             {
                 "namespace": key[0],
@@ -138,7 +139,7 @@ def build_report(
                     "namespace": namespace,
                     "deployment": deployment,
                     "replica": replica,
-                    "inflight": max(0.0, (mark_r[1] - busy) / interval),
+                    "inflight": max(0.0, (mark_r[1] - busy) * per_s),
                     "requests": mark_r[0] - answered,
                 }
             )
