@@ -131,11 +131,16 @@ class Batcher:
             return self.submit(inputs, outputs)
         if self._on_dequeue is not None:
             self._on_dequeue(0.0)
-        result, seconds = self._timed(inputs, outputs)
-        self._measured(rows, seconds)
+        started = time.perf_counter()
         try:
-            if isinstance(result, Exception):
-                raise result
+            result = self._model.predict(inputs, outputs)
+        except Exception as error:
+            self._measured(rows, time.perf_counter() - started)
+            if isinstance(error, InferenceError):
+                raise
+            raise InferenceError(_message(error)) from error
+        self._measured(rows, time.perf_counter() - started)
+        try:
             return _check(result, rows)
         except InferenceError:
             raise

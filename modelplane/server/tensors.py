@@ -19,6 +19,7 @@ from modelplane.server.errors import InvalidInput, Unsupported
 from modelplane.server.model import NUMPY_DTYPES, Array, Datatype, TensorSpec, datatype_of
 
 _DATATYPES = {d.value: d for d in Datatype}
+_WIRE_NAMES = {d: d.value for d in Datatype}
 _INTEGER = frozenset(
     {
         Datatype.UINT8,
@@ -217,8 +218,8 @@ def _fits(want: tuple[int, ...], have: tuple[int, ...]) -> bool:
 
 def encode_output(name: str, array: Array) -> dict[str, Any]:
     """A model output array -> OIP response output (flat row-major data)."""
-    datatype = datatype_of(array)
-    return {"name": name, "datatype": datatype.value, "shape": list(array.shape), "data": wire_data(array)}
+    datatype = _WIRE_NAMES[datatype_of(array)]  # a dict lookup: an enum's `.value` is a descriptor call
+    return {"name": name, "datatype": datatype, "shape": list(array.shape), "data": wire_data(array)}
 
 
 def encoded_size_floor(array: Array) -> int:

@@ -192,13 +192,15 @@ def _label_datatype(classes: Array) -> Datatype:
     return Datatype.FP64
 
 
+_LABEL_DTYPES: dict[Datatype, type[np.generic]] = {Datatype.INT64: np.int64, Datatype.BOOL: np.bool_}
+
+
 def _labels(predicted: Any, datatype: Datatype) -> Array:
     """Predictions in the declared datatype; BYTES labels are an object array of str."""
     labels = np.asarray(predicted)
     if datatype == Datatype.BYTES:
         return np.array([as_text(value) for value in labels.ravel()], dtype=object)
-    dtype = {Datatype.INT64: np.int64, Datatype.BOOL: np.bool_}.get(datatype, np.float64)
-    return labels.astype(dtype, copy=False)
+    return labels.astype(_LABEL_DTYPES.get(datatype, np.float64), copy=False)
 
 
 def _texts(x: Array) -> Array:
