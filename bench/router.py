@@ -10,6 +10,13 @@ W2 `accel`: the simulated accelerator (20 ms per call, batch <= 32).
     turns into full batches back to back; two replicas need 2 x 64 to do the same. Rows at 64
     connections are there too, to show it.
 
+W3 `reporting`: the cost of measuring (issue 9 §1, target < 3% of router throughput). The iris
+    replica through a router that follows a stub control plane (this script serves the endpoints
+    table and accepts the reports) with `--metrics-interval 1` (a report pushed every second) vs
+    `--metrics-interval 0` (none), round-robin in the same run; plus the router's CPU per request
+    (from /proc) in both, and a microbenchmark of the request path's share: the two phase moves
+    of a request with the gauges' time integrals, which both rows pay.
+
 The load is wrk (64 connections, 2 threads; apt-get install wrk), closed loop, posting the body in the
 WRK_BODY environment variable; each configuration gets one warm-up run, then `--reps` measured runs
 taken round-robin over the configurations (so noise from other work falls on all of them alike), and
@@ -19,11 +26,13 @@ of bench/RESULTS.md and leaves the other sections as they are.
 
     python bench/router.py                          # ~5 min
     python bench/router.py --reps 1 --duration 5    # quick look
+    python bench/router.py --only reporting          # W3 alone (writes its own sub-section)
 """
 
 from __future__ import annotations
 
 import argparse
+import http.server
 import json
 import os
 import re
@@ -54,6 +63,7 @@ ACCEL_BODY = {
 }
 LISTENING = re.compile(r"listening on http://[\d.]+:(\d+)")
 SECTION = "## Router"
+SUB_SECTION = "## Router: the cost of request metrics (W3)"
 
 LUA = r"""
 wrk.method = "POST"
@@ -80,6 +90,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float = 0.0  # the router's CPU per request (W3 only)
 
 
 @dataclass
@@ -225,11 +236,121 @@ def wrk(
     )
 
 
+class StubControlPlane:
+    """Serves one endpoints table (long polls after the first answer wait 20 s, then 304) and
+    accepts metrics reports (counted), on a thread: a control plane the router can follow."""
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        body = json.dumps(table).encode()
+        self.reports = 0
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                if "since=" in self.path:
+                    time.sleep(20)
+                    self.send_response(304)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                stub.reports += 1
+                self.send_response(202)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def _table(name: str, backends: list[Process]) -> dict[str, Any]:
+    return {
+        "resourceVersion": 1,
+        "deployments": [
+            {
+                "namespace": "default",
+                "name": name,
+                "concurrency": None,
+                "traffic": [{"version": "v1", "weight": 100}],
+                "endpoints": [
+                    {
+                        "replica": f"{name}-{i}",
+                        "version": "v1",
+                        "address": f"127.0.0.1:{b.port}",
+                        "ready": True,
+                    }
+                    for i, b in enumerate(backends)
+                ],
+            }
+        ],
+    }
+
+
+@contextmanager
+def api_router(api: StubControlPlane, interval: str) -> Iterator[Process]:
+    p = Process(
+        "modelplane.cli.routing",
+        "--api",
+        f"http://127.0.0.1:{api.port}",
+        "--metrics-interval",
+        interval,
+        "--port",
+        "0",
+        "--log-level",
+        "warning",
+    )
+    try:
+        p.wait_ready()
+        yield p
+    finally:
+        p.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def integration_cost_ns() -> float:
+    """ns per request of what the time integrals add to its two phase moves (routing -> in flight ->
+    done): the same statements phases.transition and Gate.acquire/release run for them."""
+    import timeit
+
+    from modelplane.router.metrics import VersionStats
+
+    stats, busy, clock, replica = VersionStats(("d", "m", "v1")), {"r": 0.0}, time.perf_counter, "r"
+
+    def added() -> None:
+        now = clock()
+        stats.inflight_t -= now
+        busy[replica] = busy.get(replica, 0.0) - now
+        now = clock()
+        stats.inflight_t += now
+        busy[replica] += now
+
+    return min(timeit.repeat(added, number=200_000, repeat=7)) / 200_000 * 1e9
+
+
 @dataclass
 class Target:
     result: Result
     url: str
     body: dict[str, Any]
+    pid: int = 0  # the router whose CPU to read (W3)
 
 
 def measure(targets: list[Target], args: argparse.Namespace, script: Path) -> None:
@@ -242,6 +363,7 @@ def measure(targets: list[Target], args: argparse.Namespace, script: Path) -> No
             )
     for _ in range(args.reps):
         for t in targets:
+            cpu_before = cpu_seconds(t.pid) if t.pid else 0.0
             run = wrk(
                 t.url,
                 t.body,
@@ -250,6 +372,8 @@ def measure(targets: list[Target], args: argparse.Namespace, script: Path) -> No
                 seconds=args.duration,
                 script=script,
             )
+            if t.pid:
+                run.cpu_us = (cpu_seconds(t.pid) - cpu_before) / max(run.rps * args.duration, 1) * 1e6
             t.result.runs.append(run)
     for t in targets:
         r = t.result
@@ -258,6 +382,56 @@ def measure(targets: list[Target], args: argparse.Namespace, script: Path) -> No
             f"p50 {r.p50:6.2f} ms  p99 {r.p99:6.2f} ms  errors {r.errors}",
             flush=True,
         )
+
+
+def run_reporting(args: argparse.Namespace, scratch: Path) -> tuple[list[Result], float, int]:
+    """W3: the same replica through a router pushing reports every second vs one pushing none."""
+    script = scratch / "post.lua"
+    script.write_text(LUA)
+    iris_path = "/v2/models/iris/infer"
+    w3 = [Result("W3", "no-report", 1, args.connections, []), Result("W3", "report", 1, args.connections, [])]
+    with replicas("iris", 1) as (iris,):
+        api = StubControlPlane(_table("iris", [iris]))
+        with api_router(api, "0") as off, api_router(api, "1") as on:
+            targets = [
+                Target(w3[0], f"http://127.0.0.1:{off.port}{iris_path}", IRIS_BODY, off.proc.pid),
+                Target(w3[1], f"http://127.0.0.1:{on.port}{iris_path}", IRIS_BODY, on.proc.pid),
+            ]
+            measure(targets, args, script)
+        reports = api.reports
+        api.server.shutdown()
+    return w3, integration_cost_ns(), reports
+
+
+def summarise_reporting(
+    results: list[Result], micro_ns: float, reports: int, args: argparse.Namespace
+) -> str:
+    off, on = results
+    cpu_off = statistics.median(r.cpu_us for r in off.runs)
+    cpu_on = statistics.median(r.cpu_us for r in on.runs)
+    ratios = [b.rps / a.rps for a, b in zip(off.runs, on.runs, strict=True)]
+    cost = 1 - statistics.median(ratios)
+    lines = [
+        SUB_SECTION,
+        "",
+        f"Written by `python bench/router.py --only reporting`. W3 = iris through a router following a stub "
+        f"control plane, reporting every 1 s vs not at all; wrk {args.connections} connections, "
+        f"{args.reps} x {args.duration} s round-robin, medians; {reports} reports accepted by the stub.",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        "| router | req/s | p50 ms | p99 ms | router CPU µs/request | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| --metrics-interval 0 | {off.rps:.0f} | {off.p50:.2f} | {off.p99:.2f} | {cpu_off:.1f} "
+        f"| {off.errors} |",
+        f"| --metrics-interval 1 | {on.rps:.0f} | {on.p50:.2f} | {on.p99:.2f} | {cpu_on:.1f} | {on.errors} |",
+        "",
+        f"- Reporting costs {cost:+.1%} of throughput (median of the per-rep ratios "
+        f"{', '.join(f'{r:.3f}' for r in ratios)}; target < 3%): {'met' if cost < 0.03 else 'NOT met'}.",
+        f"- The request path's share, paid in both rows: the gauges' time integrals add {micro_ns:.0f} ns "
+        f"per request (two clock reads, two float and two dict updates; microbenchmark, best of 7), "
+        f"{micro_ns / 1000 / cpu_off:.1%} of the router's {cpu_off:.1f} µs of CPU per request.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def run(args: argparse.Namespace, scratch: Path) -> list[Result]:
@@ -368,6 +542,7 @@ def main() -> None:
         help="connections of the W2 scaling rows: enough to keep two 32-row batches in flight per replica",
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", choices=["all", "reporting"], default="all")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -375,6 +550,12 @@ def main() -> None:
     if not (ROOT / "examples" / "models" / "iris" / "model.joblib").exists():
         subprocess.run([sys.executable, str(ROOT / "examples" / "build_models.py")], check=True)
     with tempfile.TemporaryDirectory(prefix="modelplane-bench-router-") as scratch:
+        w3, micro_ns, reports = run_reporting(args, Path(scratch))
+        reporting = summarise_reporting(w3, micro_ns, reports, args)
+        write_section(args.out, SUB_SECTION, reporting)
+        print(reporting)
+        if args.only == "reporting":
+            return
         results = run(args, Path(scratch))
     section = summarise(results, args)
     write_section(args.out, SECTION, section)
