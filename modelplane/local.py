@@ -12,6 +12,8 @@ Loops (each supervised: an iteration that raises is logged loudly and the loop g
 - namespaces, on every change and every 0.5 s: phase Active / Terminating; a deleted one is emptied,
   then removed;
 - scheduling, on every change and every 0.5 s: Pending replicas onto pools;
+- autoscaler, every 1 s: each autoscaled deployment's count from its metrics
+  (controllers/autoscaling.py);
 - node (the kubelet), every 0.1 s: the runtime's replicas, probes, restarts, draining, status;
 - notify, every 0.05 s: wakes long polls (watch, endpoints) and the controllers when the
   resourceVersion moved.
@@ -42,6 +44,7 @@ from modelplane.api import auth
 from modelplane.api.request_metrics import MetricsApi
 from modelplane.api.routes import Hub, render_error
 from modelplane.controllers import deployments, jobs, namespaces
+from modelplane.controllers.autoscaling import SYNC_S, Autoscaler
 from modelplane.controllers.manager import Changes, run_controller
 from modelplane.controllers.scheduling import Scheduling
 from modelplane.metrics import MetricsStore
@@ -175,6 +178,11 @@ async def _serve(
         scheduling.run_once(now=time.time())
         return None
 
+    autoscaler = Autoscaler(store, metrics=metrics, usage=node.usage)
+
+    async def autoscale() -> None:
+        autoscaler.run_once(now=time.time())
+
     async def tick_node() -> None:
         await node.tick(now=time.time())
 
@@ -206,6 +214,7 @@ async def _serve(
                 controllers.create_task(
                     run_controller(name, step, changes=changes, stop=stop, resync=resync, resync_share=share)
                 )
+            controllers.create_task(_every(SYNC_S, "autoscaler", autoscale, stop))
         try:
             if down_requested.is_set():
                 started = time.monotonic()

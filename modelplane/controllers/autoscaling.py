@@ -1,0 +1,284 @@
+"""The autoscaler loop (Kubernetes' HPA controller, with Knative's fast path for request metrics).
+
+Every second (`SYNC_S`; the HPA's is 15 s) for each ModelDeployment with `spec.autoscaling`: read what
+the autoscaler needs fresh — the deployment's replicas from the store, each replica's latest CPU and
+memory reading (the node agent's memory, `runtime/readings.py`), the request metrics of the routers
+(`metrics/store.py`: in flight + queued + held, and requests per second, over the stable and panic
+windows) — ask the pure `autoscaler.planning.plan` for the count, and write it as the deployment's
+scale status (`status.autoscaling.desiredReplicas`, read by `spec/desired.py`, the one owner of the
+count), with HPA's conditions. The deployment controller then adds or removes replicas (scale-down
+victims as Kubernetes picks them: not ready first, then newest; drained, so no request fails).
+
+Writes happen only when the count or a condition changes (a write moves the resourceVersion and wakes
+every controller: never once a second for nothing). Every rescale is an event with its inputs
+(`scaled sentiment 2→16: concurrency 31.5 in flight/replica vs target 4 (panic)`) and a log line.
+
+The memory HPA and Knative keep per deployment (recent recommendations, scale events, panic) lives in
+this object, as it lives in kube-controller-manager's: a restart of the control plane starts it
+afresh, and the first tick of a deployment seeds it with its current count.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from modelplane.autoscaler import planning
+from modelplane.autoscaler.calculating import Phase, ReplicaState, Sample
+from modelplane.autoscaler.hpa import Condition
+from modelplane.autoscaler.kpa import STABLE_WINDOW_S
+from modelplane.autoscaler.windows import panic_window_s, window_average
+from modelplane.metrics.buckets import Column
+from modelplane.metrics.store import MetricsStore
+from modelplane.spec.autoscaling import MetricType
+from modelplane.spec.desired import SCALE_STATUS, ScaleStatus, desired_replicas, sizing_of
+from modelplane.spec.quantities import parse_cpu, parse_memory
+from modelplane.spec.replica import ReplicaPhase, ReplicaUsage
+from modelplane.store import Store, StoredObject
+
+log = logging.getLogger("modelplane.autoscaler")
+
+SYNC_S: Final = 1.0
+"""How often each autoscaled deployment is decided (Knative: 2 s; the HPA: 15 s)."""
+PANIC_WINDOW_PERCENTAGE: Final = 10.0
+USAGE_WINDOW_S: Final = 5.0
+"""What a CPU reading averages over (the node agent's usage period): the HPA's metric window."""
+
+Key = tuple[str, str]
+Usage = Callable[[], Mapping[Key, ReplicaUsage]]
+
+
+class Autoscaler:
+    """Decides every autoscaled deployment's count, one `run_once` per tick (on the event loop)."""
+
+    def __init__(self, store: Store, *, metrics: MetricsStore, usage: Usage) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.usage = usage
+        self._memory: dict[Key, planning.Memory] = {}
+        self.latest: dict[Key, planning.Plan] = {}
+        """The last plan of each deployment (its readings are what `describe` shows)."""
+
+    def run_once(self, *, now: float) -> None:
+        deployments = [
+            d
+            for d in self.store.list("ModelDeployment")
+            if d.deletion_timestamp is None and d.spec.get("autoscaling") is not None
+        ]
+        wanted = {(d.namespace, d.name) for d in deployments}
+        for gone in set(self._memory) - wanted:  # deleted, or no longer autoscaled
+            self._memory.pop(gone, None)
+            self.latest.pop(gone, None)
+        if not deployments:
+            return
+        owned: dict[Key, list[StoredObject]] = defaultdict(list)
+        for replica in self.store.list("Replica"):
+            deployment = replica.spec.get("deployment")
+            if deployment:
+                owned[(replica.namespace, deployment)].append(replica)
+        usage = self.usage()
+        for deployment in deployments:
+            key = (deployment.namespace, deployment.name)
+            try:  # one broken deployment never stops the others
+                self._decide(deployment, owned.get(key, []), usage, now=now)
+            except Exception:
+                log.exception("autoscaler: deployment %s/%s failed", *key)
+
+    def _decide(
+        self,
+        deployment: StoredObject,
+        replicas: list[StoredObject],
+        usage: Mapping[Key, ReplicaUsage],
+        *,
+        now: float,
+    ) -> None:
+        key = (deployment.namespace, deployment.name)
+        sizing = sizing_of(deployment.spec)
+        assert sizing.autoscaling is not None
+        current = desired_replicas(sizing, ScaleStatus.read(deployment.status))
+        observed = self._observe(deployment, replicas, usage, current=current, now=now)
+        plan, memory = planning.plan(
+            sizing.autoscaling, observed, self._memory.get(key, planning.Memory()), now
+        )
+        self._memory[key] = memory
+        self.latest[key] = plan
+        decision = plan.decision
+        message = plan.summary(deployment.name)
+        if decision.rescale:
+            log.info("%s/%s: %s", deployment.namespace, deployment.name, message)
+            self.store.record_event(
+                kind="ModelDeployment",
+                namespace=deployment.namespace,
+                name=deployment.name,
+                type="Normal",
+                reason="SuccessfulRescale",
+                message=message,
+                now=now,
+            )
+        for event in decision.events:
+            if event.warning:
+                self.store.record_event(
+                    kind="ModelDeployment",
+                    namespace=deployment.namespace,
+                    name=deployment.name,
+                    type="Warning",
+                    reason=event.reason,
+                    message=event.message,
+                    now=now,
+                )
+        status = _scale_status(deployment.status.get(SCALE_STATUS), plan, message, now=now)
+        if status != deployment.status.get(SCALE_STATUS):
+            self.store.update_status(
+                "ModelDeployment",
+                deployment.namespace,
+                deployment.name,
+                {**deployment.status, SCALE_STATUS: status},
+                expected_rv=deployment.resource_version,
+                now=now,
+            )
+
+    def _observe(
+        self,
+        deployment: StoredObject,
+        replicas: list[StoredObject],
+        usage: Mapping[Key, ReplicaUsage],
+        *,
+        current: int,
+        now: float,
+    ) -> planning.Observed:
+        states: list[ReplicaState] = []
+        cpu: dict[str, Sample] = {}
+        memory: dict[str, Sample] = {}
+        cpu_requests: dict[str, int | None] = {}
+        memory_requests: dict[str, int | None] = {}
+        ready = 0
+        for replica in replicas:
+            state = _state(replica)
+            states.append(state)
+            ready += bool(state.ready) and state.phase is Phase.RUNNING and not state.deleting
+            requests = (replica.spec.get("resources") or {}).get("requests") or {}
+            limits = (replica.spec.get("resources") or {}).get("limits") or {}
+            cpu_requests[replica.name] = _millis(requests.get("cpu", limits.get("cpu")))
+            memory_requests[replica.name] = _bytes(requests.get("memory", limits.get("memory")))
+            reading = usage.get((replica.namespace, replica.name))
+            if reading is not None and reading.measured_at is not None:
+                if reading.cpu_millis is not None:
+                    cpu[replica.name] = Sample(
+                        reading.cpu_millis, at=reading.measured_at, window=USAGE_WINDOW_S
+                    )
+                if reading.memory_bytes is not None:
+                    memory[replica.name] = Sample(
+                        reading.memory_bytes * 1000, at=reading.measured_at, window=USAGE_WINDOW_S
+                    )
+                    memory_requests[replica.name] = _scaled(memory_requests[replica.name], 1000)
+        concurrency = deployment.spec.get("concurrency")
+        return planning.Observed(
+            current=current,
+            ready=ready,
+            replicas=states,
+            usage={MetricType.CPU: cpu, MetricType.MEMORY: memory},
+            requests={MetricType.CPU: cpu_requests, MetricType.MEMORY: memory_requests},
+            windows=self._windows(deployment.namespace, deployment.name, now=now),
+            concurrency_limit=concurrency if isinstance(concurrency, int) else 0,
+        )
+
+    def _windows(self, namespace: str, name: str, *, now: float) -> dict[MetricType, planning.Windows]:
+        """The routers' numbers for the deployment: demand in flight (at a replica, queued for one, or
+        held for a ready one — Knative's activator counts what it buffers the same way, which is what
+        wakes a deployment at zero) and requests answered per second."""
+        stable_s = STABLE_WINDOW_S
+        panic_s = panic_window_s(stable_s, PANIC_WINDOW_PERCENTAGE)
+        result: dict[MetricType, planning.Windows] = {}
+        demand: dict[int, float] = {}
+        first: int | None = None
+        for column in (Column.INFLIGHT, Column.QUEUED, Column.HELD):
+            buckets, started = self.metrics.buckets(namespace, name, column, now=now, window_s=int(stable_s))
+            for second, value in buckets.items():
+                demand[second] = demand.get(second, 0.0) + value
+            if started is not None:
+                first = started if first is None else min(first, started)
+        result[MetricType.CONCURRENCY] = _averages(demand, first, now, stable_s, panic_s)
+        rps, started = self.metrics.buckets(namespace, name, Column.REQUESTS, now=now, window_s=int(stable_s))
+        result[MetricType.RPS] = _averages(rps, started, now, stable_s, panic_s)
+        return result
+
+
+def _averages(
+    buckets: dict[int, float], first: int | None, now: float, stable: float, panic: float
+) -> planning.Windows:
+    if first is None:
+        return planning.Windows(None, None)
+    return planning.Windows(
+        window_average(buckets, first=first, now=now, window_s=stable),
+        window_average(buckets, first=first, now=now, window_s=panic),
+    )
+
+
+def _state(replica: StoredObject) -> ReplicaState:
+    status = replica.status
+    phase = status.get("phase", ReplicaPhase.PENDING)
+    if phase in (ReplicaPhase.FAILED, ReplicaPhase.SUCCEEDED, ReplicaPhase.TERMINATED):
+        kind = Phase.FAILED
+    elif phase in (ReplicaPhase.PENDING, ReplicaPhase.SCHEDULED):
+        kind = Phase.PENDING
+    else:
+        kind = Phase.RUNNING
+    ready = bool(status.get("ready"))
+    started_at = status.get("startedAt")
+    ready_since = status.get("readySince")
+    return ReplicaState(
+        name=replica.name,
+        phase=kind,
+        deleting=replica.deletion_timestamp is not None or phase == ReplicaPhase.TERMINATING,
+        ready=ready if started_at is not None else None,
+        started_at=started_at,
+        # when readiness last changed: since it became ready, or (never ready) its start
+        ready_changed_at=ready_since if ready and ready_since is not None else started_at,
+    )
+
+
+def _millis(value: Any) -> int | None:
+    return parse_cpu(value) if value is not None else None
+
+
+def _bytes(value: Any) -> int | None:
+    return parse_memory(value) if value is not None else None
+
+
+def _scaled(value: int | None, factor: int) -> int | None:
+    return value * factor if value is not None else None
+
+
+def _scale_status(old: Any, plan: planning.Plan, summary: str, *, now: float) -> dict[str, Any]:
+    """`status.autoscaling` after this tick: the count, HPA's conditions (a condition's
+    lastTransitionTime moves only when its status does), and when it last rescaled."""
+    decision = plan.decision
+    previous = old if isinstance(old, Mapping) else {}
+    before = {c.get("type"): c for c in previous.get("conditions", []) if isinstance(c, Mapping)}
+    conditions = [_condition(c, before.get(c.type.value), now) for c in decision.conditions]
+    status: dict[str, Any] = {
+        "desiredReplicas": decision.replicas,
+        "conditions": conditions,
+    }
+    last = now if decision.rescale else previous.get("lastScaleTime")
+    if last is not None:
+        status["lastScaleTime"] = last
+    if decision.rescale:
+        status["lastRescale"] = summary
+    elif "lastRescale" in previous:
+        status["lastRescale"] = previous["lastRescale"]
+    return status
+
+
+def _condition(condition: Condition, before: Mapping[str, Any] | None, now: float) -> dict[str, Any]:
+    status = "True" if condition.status else "False"
+    changed = before is None or before.get("status") != status
+    return {
+        "type": condition.type.value,
+        "status": status,
+        "reason": condition.reason,
+        "message": condition.message,
+        "lastTransitionTime": now if changed or before is None else before.get("lastTransitionTime", now),
+    }
