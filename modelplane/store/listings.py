@@ -10,9 +10,15 @@ the first listing, the kind is read whole (`objects.select_many`, which still de
 that moved).
 
 Invariant: `Listing.items` is every object of the kind at `Listing.rv`, by namespace then name (the
-order SQLite's `ORDER BY namespace, name` gives: UTF-8 bytes sort as code points); `decoded[kind]`
-holds the same objects by (namespace, name). The objects are shared, read-only, between callers.
-Call inside one read transaction, so that the counter and the changes agree.
+order SQLite's `ORDER BY namespace, name` gives: UTF-8 bytes sort as code points), and
+`Listing.positions` the index of each in it; `decoded[kind]` holds the same objects by (namespace,
+name). The objects are shared, read-only, between callers. Call inside one read transaction, so that
+the counter and the changes agree.
+
+A catch-up that adds or removes nothing (statuses moving: the usual) copies the last list and puts
+each changed object at its kept position: a flat copy, not a lookup per object (rebuilding the
+10,000-item list by key on every catch-up was 17% of the control plane's samples while replicas
+turned ready). Objects coming or going sort the list again.
 """
 
 from __future__ import annotations
@@ -23,11 +29,15 @@ from dataclasses import dataclass
 from modelplane.store.db import read_counter
 from modelplane.store.objects import ChangeType, Decoded, StoredObject, decode_change, select_many
 
+Key = tuple[str, str]
+
 
 @dataclass(frozen=True)
 class Listing:
     rv: int
     items: list[StoredObject]
+    positions: dict[Key, int]
+    """Where each object is in `items`, by (namespace, name); shared by listings with the same members."""
 
 
 Listings = dict[str, Listing]
@@ -43,18 +53,23 @@ def list_kind(
     if last is not None and last.rv == rv:
         return last.items
     if last is None or last.rv < read_counter(conn, "compacted_rv") or kind not in decoded:
-        items = select_many(conn, kind, None, decoded)
+        listing = _indexed(rv, select_many(conn, kind, None, decoded))
     else:
-        items = _caught_up(conn, kind, last, decoded[kind])
-    listings[kind] = Listing(rv, items)
-    return items
+        listing = _caught_up(conn, kind, last, decoded[kind], rv)
+    listings[kind] = listing
+    return listing.items
+
+
+def _indexed(rv: int, items: list[StoredObject]) -> Listing:
+    return Listing(rv, items, {(obj.namespace, obj.name): i for i, obj in enumerate(items)})
 
 
 def _caught_up(
-    conn: sqlite3.Connection, kind: str, last: Listing, known: dict[tuple[str, str], StoredObject]
-) -> list[StoredObject]:
-    """`last` with the kind's changes after it applied to `known` (updated in place)."""
+    conn: sqlite3.Connection, kind: str, last: Listing, known: dict[Key, StoredObject], rv: int
+) -> Listing:
+    """`last` with the kind's changes after it applied to `known` (updated in place), at `rv`."""
     members_moved = False
+    changed: dict[Key, StoredObject] = {}
     rows = conn.execute(
         "SELECT type, object FROM changes WHERE rv > ? AND kind = ? ORDER BY rv", (last.rv, kind)
     )
@@ -66,7 +81,10 @@ def _caught_up(
             members_moved = True
             continue
         members_moved = members_moved or key not in known
-        known[key] = obj
+        known[key] = changed[key] = obj
     if members_moved:
-        return [known[key] for key in sorted(known)]
-    return [known[(obj.namespace, obj.name)] for obj in last.items]
+        return _indexed(rv, [known[key] for key in sorted(known)])
+    items = last.items.copy()  # callers may hold the last list: it stays as it was
+    for key, obj in changed.items():
+        items[last.positions[key]] = obj
+    return Listing(rv, items, last.positions)
