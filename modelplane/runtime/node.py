@@ -417,6 +417,9 @@ class NodeAgent:
             ready = bool(after.get("ready"))
             kind: EventType = "Normal" if ready else "Warning"
             message = "Readiness probe succeeded" if ready else "Readiness probe failed or process exited"
+            seconds = after.get("readyAfterSeconds")
+            if ready and isinstance(seconds, int | float) and not isinstance(seconds, bool):
+                message = f"Readiness probe succeeded: ready {seconds:.2f} s after its process started"
             self.store.record_event(
                 **ref, type=kind, reason="Ready" if ready else "Unhealthy", message=message, now=now
             )

@@ -77,3 +77,6 @@ def test_a_replica_whose_model_loads_in_1_s_is_ready_long_before_the_10_s_period
     assert start_to_ready < 4.0, f"ready {start_to_ready:.2f} s after its process started"
     assert loaded_to_ready < 0.5, f"ready {loaded_to_ready:.2f} s after its model loaded"
     assert status.get("readyAfterSeconds") == pytest.approx(start_to_ready, abs=0.01)
+    # ... and the Ready event says it, for `describe`
+    described = control_plane.cli("describe", "replica", replica["metadata"]["name"]).stdout
+    assert f"ready {status['readyAfterSeconds']:.2f} s after its process started" in described
