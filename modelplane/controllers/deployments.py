@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ __all__ = [
     "new_replica",
     "reconcile",
     "reconcile_all",
+    "reconcile_some",
 ]
 
 log = logging.getLogger("modelplane.deployments")
@@ -60,35 +61,59 @@ def reconcile_all(
 ) -> float | None:
     """One pass over every deployment; the seconds until the soonest asked to be looked at again.
     One broken deployment never stops the others from being reconciled (its failure is logged)."""
-    soonest: float | None = None
+    again = reconcile_some(store, None, now=now, rng=rng, logs_dir=logs_dir).values()
+    return min((seconds for seconds in again if seconds is not None), default=None)
+
+
+DeploymentKey = tuple[str, str]
+"""(namespace, name) of a ModelDeployment."""
+
+
+def reconcile_some(
+    store: Store,
+    keys: Collection[DeploymentKey] | None,
+    *,
+    now: float,
+    rng: random.Random,
+    logs_dir: Path | None = None,
+) -> dict[DeploymentKey, float | None]:
+    """Reconcile the deployments named by `keys` (None: every one) that exist; each one's seconds until
+    it must be looked at again. One broken deployment never stops the others (its failure is logged).
+    The pass's writes are one store batch: 1,000 deployments turning ready were 1,000 commits."""
     # Replicas and revisions are read once for the pass, not once per deployment: with D deployments
     # and R replicas, a pass decodes R rows instead of D x R (84 s for 2,000 replicas before).
-    replicas = _by_deployment(store.list("Replica"))
-    revisions = _by_deployment(store.list(REVISION))
-    for deployment in store.list("ModelDeployment"):
-        key = (deployment.namespace, deployment.name)
-        try:
-            again = reconcile(
-                store,
-                deployment,
-                now=now,
-                rng=rng,
-                logs_dir=logs_dir,
-                owned=replicas.get(key, []),
-                revisions=revisions.get(key, []),
-            )
-        except Exception:
-            log.exception("deployment %s/%s: reconcile failed", deployment.namespace, deployment.name)
-            again = RETRY_FAILED_S
-        if again is not None and (soonest is None or again < soonest):
-            soonest = again
-    return soonest
+    replicas = _by_deployment(store.list("Replica"), keys)
+    revisions = _by_deployment(store.list(REVISION), keys)
+    again: dict[DeploymentKey, float | None] = {}
+    with store.batch():
+        for deployment in store.list("ModelDeployment"):
+            key = (deployment.namespace, deployment.name)
+            if keys is not None and key not in keys:
+                continue
+            try:
+                again[key] = reconcile(
+                    store,
+                    deployment,
+                    now=now,
+                    rng=rng,
+                    logs_dir=logs_dir,
+                    owned=replicas.get(key, []),
+                    revisions=revisions.get(key, []),
+                )
+            except Exception:
+                log.exception("deployment %s/%s: reconcile failed", deployment.namespace, deployment.name)
+                again[key] = RETRY_FAILED_S
+    return again
 
 
-def _by_deployment(objects: list[StoredObject]) -> dict[tuple[str, str], list[StoredObject]]:
-    grouped: dict[tuple[str, str], list[StoredObject]] = {}
+def _by_deployment(
+    objects: list[StoredObject], keys: Collection[DeploymentKey] | None
+) -> dict[DeploymentKey, list[StoredObject]]:
+    grouped: dict[DeploymentKey, list[StoredObject]] = {}
     for obj in objects:
-        grouped.setdefault((obj.namespace, str(obj.spec.get("deployment", ""))), []).append(obj)
+        key = (obj.namespace, str(obj.spec.get("deployment", "")))
+        if keys is None or key in keys:
+            grouped.setdefault(key, []).append(obj)
     return grouped
 
 
