@@ -7,6 +7,8 @@ inputs, `scaled sentiment 2→8: concurrency 31.5/replica vs target 4 (panic)`).
   for at least one replica.
 - Resource metrics (`cpu`, `memory`) take HPA v2's replica calculator (`calculating`) over each
   replica's latest reading against its request.
+- Scale to zero (minReplicas 0): when every request metric asks for none — the stable window saw no
+  request at all — the last replica still stays `scaleToZeroGracePeriodSeconds` (30 s) more.
 - Then HPA v2's controller rules (`hpa.decide`): the highest proposal, never down on partial data,
   stabilization and rate limits (only [min, max] for a winning fast-path proposal without `behavior`).
 
@@ -70,6 +72,8 @@ class Observed:
 class Memory:
     hpa: hpa.Memory = field(default_factory=hpa.Memory)
     panics: Mapping[MetricType, kpa.Panic] = field(default_factory=dict)
+    idle_since: float | None = None
+    """When every request metric first asked for zero replicas (scale to zero waits a grace period)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +129,30 @@ def plan(spec: Autoscaling, observed: Observed, memory: Memory, now: float) -> t
             proposals.append((kind.value, Proposal(reading.proposal, 0)))
         else:
             proposals.append((kind.value, MetricUnavailable(*_reason(reading))))
+    idle_since = memory.idle_since
+    demand = [r.current for r in readings if r.metric in REQUEST_METRICS]
+    idle = bool(demand) and all(value == 0 for value in demand)  # no request in the stable window
+    if not idle:
+        idle_since = None
+    elif idle_since is None:
+        idle_since = now
+    grace = spec.scale_to_zero_grace_period_seconds
+    if idle_since is not None and observed.current > 0 and now - idle_since < grace:
+        # the last replica stays through the grace period (Knative's scale-to-zero-grace-period)
+        proposals = [
+            (
+                name,
+                Proposal(max(1, p.replicas), p.current)
+                if name in REQUEST_METRICS and isinstance(p, Proposal)
+                else p,
+            )
+            for name, p in proposals
+        ]
     fast = frozenset(kind.value for kind in REQUEST_METRICS)
     decision = hpa.decide(
         spec, current=observed.current, proposals=proposals, memory=memory.hpa, now=now, fast=fast
     )
-    new_memory = Memory(decision.memory, panics)
+    new_memory = Memory(decision.memory, panics, idle_since)
     return Plan(observed.current, decision, tuple(readings)), new_memory
 
 

@@ -132,6 +132,9 @@ class Autoscaling(SpecModel):
     """What to track; empty means cpu at 80% of the request, as Kubernetes."""
     behavior: Behavior | None = None
     """HPA v2 rate limits; unset means the legacy rules (×2 or +4 per sync up, 300 s window down)."""
+    scale_to_zero_grace_period_seconds: int = Field(default=30, ge=0, le=3600)
+    """With minReplicas 0: how long the last replica stays after the request metrics' stable window
+    saw no request (Knative's scale-to-zero-grace-period, 30 s)."""
 
     @field_validator("metrics")
     @classmethod

@@ -4,6 +4,7 @@ decision as an event that names its inputs, and no request fails on the way."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import orjson
@@ -51,3 +52,37 @@ def test_load_through_the_router_scales_up_on_concurrency(
     assert conditions["ScalingActive"]["reason"] == "ValidMetricFound"
     events = plane.cli("describe", "md", "sim").stdout
     assert "SuccessfulRescale" in events and "concurrency" in events and "vs target 1" in events
+
+
+FROM_ZERO = """
+apiVersion: modelplane.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: idle}
+spec:
+  model: {format: simulated, params: {latencyMs: 10}}
+  resources: {requests: {cpu: 50m, memory: 64Mi}}
+  autoscaling:
+    minReplicas: 0
+    maxReplicas: 2
+    metrics: [{type: concurrency, target: 5}]
+"""
+
+
+@pytest.mark.slow
+def test_a_request_to_a_deployment_at_zero_is_held_and_wakes_it(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    plane = control_plane
+    plane.apply(FROM_ZERO, tmp_path)
+    wait_for(
+        lambda: "desiredReplicas" in plane.deployment("idle")["status"].get("autoscaling", {}),
+        timeout=30,
+        what="the autoscaler deciding on the idle deployment",
+    )
+    assert plane.replicas("idle") == []  # minReplicas 0 and no request: nothing runs
+    started = time.monotonic()
+    status, answer = plane.infer("idle", BODY)  # held by the router until a replica is ready
+    cold_start = time.monotonic() - started
+    assert status == 200, answer
+    print(f"cold start (request -> answer, simulated model): {cold_start:.2f} s")
+    assert plane.deployment("idle")["status"]["autoscaling"]["desiredReplicas"] == 1

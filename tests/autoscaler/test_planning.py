@@ -80,3 +80,28 @@ def test_a_missing_cpu_request_with_a_busy_concurrency_metric_still_scales_up() 
     assert result.decision.replicas == 3
     cpu = next(r for r in result.readings if r.metric is MetricType.CPU)
     assert cpu.error is not None and "missing request for cpu" in cpu.error
+
+
+def test_scale_to_zero_waits_the_grace_period_after_the_window_went_quiet() -> None:
+    spec = autoscaling(CONCURRENCY, low=0, scaleToZeroGracePeriodSeconds=30)
+    quiet = Observed(current=3, ready=3, windows={MetricType.CONCURRENCY: Windows(stable=0, panic=0)})
+    first, memory = plan(spec, quiet, Memory(), T)
+    assert first.decision.replicas == 1  # the last one stays
+    again, memory = plan(spec, Observed(current=1, ready=1, windows=quiet.windows), memory, T + 29)
+    assert again.decision.replicas == 1
+    gone, memory = plan(spec, Observed(current=1, ready=1, windows=quiet.windows), memory, T + 30)
+    assert gone.decision.replicas == 0
+    # any request wakes it: held requests count as demand
+    busy = Observed(current=0, ready=0, windows={MetricType.CONCURRENCY: Windows(stable=0.02, panic=0.2)})
+    woken, memory = plan(spec, busy, memory, T + 40)
+    assert woken.decision.replicas == 1 and memory.idle_since is None
+
+
+def test_a_request_in_the_grace_period_restarts_it() -> None:
+    spec = autoscaling(CONCURRENCY, low=0)
+    quiet = {MetricType.CONCURRENCY: Windows(stable=0, panic=0)}
+    _, memory = plan(spec, Observed(current=1, ready=1, windows=quiet), Memory(), T)
+    some = {MetricType.CONCURRENCY: Windows(stable=0.1, panic=0)}
+    _, memory = plan(spec, Observed(current=1, ready=1, windows=some), memory, T + 20)
+    later, _ = plan(spec, Observed(current=1, ready=1, windows=quiet), memory, T + 35)
+    assert later.decision.replicas == 1  # 15 s of quiet since, not 35
