@@ -38,6 +38,7 @@ from modelplane.store import NotFound, Store, StoredObject
 __all__ = [
     "DEPLOYMENT_LABEL",
     "REVISION",
+    "DeploymentKey",
     "REVISION_LABEL",
     "apply",
     "budget_json",
