@@ -38,8 +38,8 @@ from modelplane.store import NotFound, Store, StoredObject
 __all__ = [
     "DEPLOYMENT_LABEL",
     "REVISION",
-    "DeploymentKey",
     "REVISION_LABEL",
+    "DeploymentKey",
     "apply",
     "budget_json",
     "decide",
