@@ -41,7 +41,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from modelplane.api import auth
-from modelplane.api.request_metrics import MetricsApi
+from modelplane.api.autoscalers import AutoscalersApi
 from modelplane.api.routes import Hub, render_error
 from modelplane.controllers import deployments, jobs, namespaces
 from modelplane.controllers.autoscaling import SYNC_S, Autoscaler
@@ -141,7 +141,8 @@ async def _serve(
 
     node = NodeAgent(store, runtime=_runtime(settings, rng))
     metrics = MetricsStore()  # the routers' request metrics, 1 s buckets (metrics/store.py)
-    api = MetricsApi(
+    autoscaler = Autoscaler(store, metrics=metrics, usage=node.usage)
+    api = AutoscalersApi(
         store,
         hub=hub,
         state_dir=state_dir,
@@ -149,6 +150,7 @@ async def _serve(
         on_down=on_down,
         readings=node.usage,
         metrics=metrics,
+        autoscalers=autoscaler.items,
     )
     http = HttpServer(api, render_error=render_error, max_body=MAX_BODY)
     scheduling = Scheduling(store, rng=rng, strategy=settings.strategy)
@@ -177,8 +179,6 @@ async def _serve(
     async def schedule() -> float | None:
         scheduling.run_once(now=time.time())
         return None
-
-    autoscaler = Autoscaler(store, metrics=metrics, usage=node.usage)
 
     async def autoscale() -> None:
         autoscaler.run_once(now=time.time())

@@ -47,6 +47,12 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("Namespace", "namespaces", ("namespace", "namespaces", "ns"), cluster_scoped=True),
     KindInfo("Job", "jobs", ("job", "jobs")),
     KindInfo("Event", "events", ("event", "events", "ev"), listed_only=True),
+    KindInfo(
+        "Autoscaler",
+        "autoscalers",
+        ("autoscaler", "autoscalers", "hpa", "horizontalpodautoscaler", "horizontalpodautoscalers"),
+        listed_only=True,
+    ),
 )
 
 _BY_NAME = {name: info for info in KINDS for name in info.names}

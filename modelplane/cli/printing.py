@@ -171,6 +171,33 @@ def _job_row(obj: Obj, now: float) -> tuple[Row, Row]:
     return row, extra
 
 
+def metric_target(metric: Mapping[str, Any]) -> str:
+    """`concurrency: 1.5/2`, `cpu: 45%/70%` as `kubectl get hpa` shows TARGETS; `<unknown>` unread."""
+    percent = metric.get("unit") == "% of request"
+    current = metric.get("current")
+    shown = "<unknown>" if current is None else f"{current:g}" + ("%" if percent else "")
+    target = metric.get("target")
+    return f"{metric.get('type')}: {shown}/{target:g}{'%' if percent else ''}"
+
+
+def _autoscaler_row(obj: Obj, now: float) -> tuple[Row, Row]:
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    metrics = [m for m in status.get("currentMetrics") or [] if isinstance(m, Mapping)]
+    row = [
+        name_of(obj),
+        f"ModelDeployment/{field(obj, 'spec', 'scaleTargetRef', 'name') or name_of(obj)}",
+        ", ".join(metric_target(m) for m in metrics) or NONE,
+        show(spec.get("minReplicas")),
+        show(spec.get("maxReplicas")),
+        show(status.get("currentReplicas")),
+        age(created_of(obj), now),
+    ]
+    panicking = [str(m.get("type")) for m in metrics if m.get("panicking")]
+    extra = [show(status.get("desiredReplicas")), ",".join(panicking) or NONE]
+    return row, extra
+
+
 RowFn = Callable[[Obj, float], tuple[Row, Row]]
 _COLUMNS: dict[str, tuple[list[str], list[str], RowFn]] = {
     "modeldeployments": (
@@ -186,6 +213,11 @@ _COLUMNS: dict[str, tuple[list[str], list[str], RowFn]] = {
     "nodepools": (["NAME", "CPU", "MEMORY", "GPU", "LABELS", "TAINTS", "AGE"], [], _nodepool_row),
     "namespaces": (["NAME", "STATUS", "QUOTA", "AGE"], [], _namespace_row),
     "jobs": (["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], ["COMMAND"], _job_row),
+    "autoscalers": (
+        ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"],
+        ["DESIRED", "PANIC"],
+        _autoscaler_row,
+    ),
 }
 
 

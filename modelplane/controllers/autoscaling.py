@@ -58,8 +58,8 @@ class Autoscaler:
         self.metrics = metrics
         self.usage = usage
         self._memory: dict[Key, planning.Memory] = {}
-        self.latest: dict[Key, planning.Plan] = {}
-        """The last plan of each deployment (its readings are what `describe` shows)."""
+        self.latest: dict[Key, tuple[planning.Plan, StoredObject]] = {}
+        """The last plan of each deployment, with the deployment it was made for."""
 
     def run_once(self, *, now: float) -> None:
         deployments = [
@@ -103,7 +103,7 @@ class Autoscaler:
             sizing.autoscaling, observed, self._memory.get(key, planning.Memory()), now
         )
         self._memory[key] = memory
-        self.latest[key] = plan
+        self.latest[key] = (plan, deployment)
         decision = plan.decision
         message = plan.summary(deployment.name)
         if decision.rescale:
@@ -138,6 +138,36 @@ class Autoscaler:
                 expected_rv=deployment.resource_version,
                 now=now,
             )
+
+    def items(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Each autoscaled deployment's autoscaler as the API serves it (`GET /api/v1/autoscalers`,
+        shaped like a HorizontalPodAutoscaler): bounds, the count, each metric's current value and
+        target as last read, and the conditions. Read live: none of it is stored but the count."""
+        result = []
+        for (ns, name), (plan, deployment) in sorted(self.latest.items()):
+            if namespace is not None and ns != namespace:
+                continue
+            autoscaling = deployment.spec.get("autoscaling") or {}
+            scale = _scale_status(deployment.status.get(SCALE_STATUS), plan, "", now=deployment.updated)
+            result.append(
+                {
+                    "kind": "Autoscaler",
+                    "metadata": {"name": name, "namespace": ns, "creationTimestamp": deployment.created},
+                    "spec": {
+                        "scaleTargetRef": {"kind": "ModelDeployment", "name": name},
+                        "minReplicas": autoscaling.get("minReplicas", 1),
+                        "maxReplicas": autoscaling.get("maxReplicas"),
+                    },
+                    "status": {
+                        "currentReplicas": plan.current,
+                        "desiredReplicas": plan.decision.replicas,
+                        "currentMetrics": [_reading_json(r) for r in plan.readings],
+                        "conditions": scale["conditions"],
+                        "lastRescale": (deployment.status.get(SCALE_STATUS) or {}).get("lastRescale"),
+                    },
+                }
+            )
+        return result
 
     def _observe(
         self,
@@ -281,4 +311,16 @@ def _condition(condition: Condition, before: Mapping[str, Any] | None, now: floa
         "reason": condition.reason,
         "message": condition.message,
         "lastTransitionTime": now if changed or before is None else before.get("lastTransitionTime", now),
+    }
+
+
+def _reading_json(reading: planning.Reading) -> dict[str, Any]:
+    return {
+        "type": reading.metric.value,
+        "current": None if reading.current is None else round(reading.current, 3),
+        "target": reading.target,
+        "unit": reading.unit,
+        "proposal": reading.proposal,
+        "panicking": reading.panicking,
+        "error": reading.error,
     }

@@ -45,6 +45,11 @@ def test_load_through_the_router_scales_up_on_concurrency(
         )
         plane.wait_ready("sim", 4)
         load.wait_for_more(20)
+        table = plane.cli("get", "hpa").stdout.splitlines()
+        assert table[0].split() == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]
+        row = table[1].split()
+        assert row[:3] == ["sim", "ModelDeployment/sim", "concurrency:"] and row[3].endswith("/1")
+        assert row[4:7] == ["1", "4", "4"]
     assert load.failures == []
     scale = plane.deployment("sim")["status"]["autoscaling"]
     conditions = {c["type"]: c for c in scale["conditions"]}

@@ -355,3 +355,39 @@ def test_json_and_yaml_print_objects_as_the_api_returns_them() -> None:
 def test_names() -> None:
     assert format_names(resolve("md"), [DEPLOYMENT]) == "modeldeployment.modelplane.dev/iris"
     assert format_names(resolve("rep"), [REPLICA]) == "replica.modelplane.dev/iris-7d9f-abcde"
+
+
+def test_get_autoscalers_prints_like_kubectl_get_hpa() -> None:
+
+    item = {
+        "kind": "Autoscaler",
+        "metadata": {"name": "sentiment", "namespace": "default", "creationTimestamp": 0.0},
+        "spec": {
+            "scaleTargetRef": {"kind": "ModelDeployment", "name": "sentiment"},
+            "minReplicas": 2,
+            "maxReplicas": 20,
+        },
+        "status": {
+            "currentReplicas": 8,
+            "desiredReplicas": 16,
+            "currentMetrics": [
+                {"type": "concurrency", "current": 31.5, "target": 4, "unit": "in flight", "panicking": True},
+                {"type": "cpu", "current": None, "target": 70, "unit": "% of request", "panicking": False},
+            ],
+        },
+    }
+    info = resolve("hpa")
+    table = get_table(info, [item], now=120.0, wide=True).splitlines()
+    assert table[0].split() == [
+        "NAME",
+        "REFERENCE",
+        "TARGETS",
+        "MINPODS",
+        "MAXPODS",
+        "REPLICAS",
+        "AGE",
+        "DESIRED",
+        "PANIC",
+    ]
+    assert "concurrency: 31.5/4, cpu: <unknown>/70%" in table[1]
+    assert table[1].split()[-5:] == ["20", "8", "2m", "16", "concurrency"]
