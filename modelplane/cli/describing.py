@@ -292,9 +292,24 @@ def describe_deployment(
     status_pairs = [(key, show(value)) for key, value in status.items() if not isinstance(value, list | dict)]
     lines += ["Status:", *(_block(status_pairs, 2) if status_pairs else ["  <none>"])]
     lines += _conditions(status.get("conditions"), now)
+    lines += _autoscaler(status.get("autoscaling"), now)
     lines += _replicas(replicas, now)
     lines += events_section(events, now)
     return "\n".join(lines)
+
+
+def _autoscaler(scale: Any, now: float) -> list[str]:
+    """The autoscaler's part of the status: its count, its last change and its conditions (HPA's:
+    ScalingLimited's reason is the rule that holds the count back: ScaleUpLimit, TooManyReplicas, …)."""
+    if not isinstance(scale, Mapping):
+        return []
+    pairs = [("Desired replicas", show(scale.get("desiredReplicas")))]
+    if scale.get("lastScaleTime") is not None:
+        pairs.append(
+            ("Last rescale", f"{when(scale['lastScaleTime'], now)}: {show(scale.get('lastRescale'))}")
+        )
+    conditions = _conditions(scale.get("conditions"), now)
+    return ["Autoscaler:", *_block(pairs, 2), *_indent("\n".join(conditions))]
 
 
 def limits_text(enforced: Any) -> str:

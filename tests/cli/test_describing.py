@@ -143,3 +143,22 @@ def test_describe_other_kinds_shows_spec_and_status_as_yaml() -> None:
     assert "Namespace" not in text
     assert "Spec:\n  capacity:\n    cpu: '8'\n    memory: 32Gi\n    gpu: 1\n" in text
     assert "Status:  <none>" in text
+
+
+def test_describe_deployment_shows_the_autoscalers_count_last_change_and_conditions() -> None:
+    deployment = copy.deepcopy(DEPLOYMENT)
+    deployment["spec"]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 16}
+    deployment["status"]["autoscaling"] = {
+        "desiredReplicas": 16,
+        "lastScaleTime": NOW - 30,
+        "lastRescale": "scaled iris 2→16: concurrency 31.5 in flight/replica vs target 4 (panic)",
+        "conditions": [
+            {"type": "ScalingLimited", "status": "True", "reason": "TooManyReplicas",
+             "message": "the desired replica count is more than the maximum replica count",
+             "lastTransitionTime": NOW - 30},
+        ],
+    }  # fmt: skip
+    text = describe_deployment(deployment, [], [], now=NOW)
+    assert "Autoscaler:\n  Desired replicas:  16\n  Last rescale:" in text
+    assert "(30s ago): scaled iris 2→16: concurrency 31.5 in flight/replica vs target 4 (panic)" in text
+    assert "    ScalingLimited   True     TooManyReplicas   30s" in text
