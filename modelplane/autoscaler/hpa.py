@@ -45,6 +45,8 @@ class ConditionType(StrEnum):
     ABLE_TO_SCALE = "AbleToScale"
     SCALING_ACTIVE = "ScalingActive"
     SCALING_LIMITED = "ScalingLimited"
+    CAPACITY_LIMITED = "CapacityLimited"
+    """Ours, not the HPA's: replicas asked for wait Pending for room on a node pool."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from modelplane.autoscaler import planning
 from modelplane.autoscaler.calculating import Phase, ReplicaState, Sample
-from modelplane.autoscaler.hpa import Condition
+from modelplane.autoscaler.hpa import Condition, ConditionType
 from modelplane.autoscaler.kpa import STABLE_WINDOW_S
 from modelplane.autoscaler.windows import panic_window_s, window_average
 from modelplane.metrics.buckets import Column
@@ -129,6 +129,7 @@ class Autoscaler:
                     now=now,
                 )
         status = _scale_status(deployment.status.get(SCALE_STATUS), plan, message, now=now)
+        status["conditions"].append(_capacity(status, deployment.status.get(SCALE_STATUS), replicas, now=now))
         if status != deployment.status.get(SCALE_STATUS):
             self.store.update_status(
                 "ModelDeployment",
@@ -324,3 +325,35 @@ def _reading_json(reading: planning.Reading) -> dict[str, Any]:
         "panicking": reading.panicking,
         "error": reading.error,
     }
+
+
+def _capacity(
+    status: Mapping[str, Any], before: Any, replicas: list[StoredObject], *, now: float
+) -> dict[str, Any]:
+    """`CapacityLimited`: replicas the autoscaler asked for wait Pending because no node pool has room
+    for them (the scheduler's reason, as Kubernetes' FailedScheduling says it); a count the machine
+    cannot run is not a count the autoscaler can fix."""
+    waiting = [
+        r
+        for r in replicas
+        if r.deletion_timestamp is None
+        and isinstance(r.status.get("waiting"), Mapping)
+        and r.status["waiting"].get("reason") == "Unschedulable"
+    ]
+    if waiting:
+        reason = "Unschedulable"
+        message = (
+            f"{len(waiting)} replica(s) wait for room: {waiting[0].status['waiting'].get('message', '')}"
+        )
+    else:
+        reason, message = "Schedulable", "every replica asked for has a node pool"
+    previous = before if isinstance(before, Mapping) else {}
+    old = next(
+        (
+            c
+            for c in previous.get("conditions", [])
+            if isinstance(c, Mapping) and c.get("type") == "CapacityLimited"
+        ),
+        None,
+    )
+    return _condition(Condition(ConditionType.CAPACITY_LIMITED, bool(waiting), reason, message), old, now)

@@ -87,3 +87,17 @@ def test_replica_states_as_the_calculator_groups_them(
 ) -> None:
     state = _state(replica(status, deleted))
     assert (state.phase, state.deleting, state.ready) == expected
+
+
+def test_replicas_waiting_for_room_make_it_capacity_limited(store: Store) -> None:
+    store.create("ModelDeployment", "default", "sim", labels={}, spec=SPEC, now=T)
+    waiting = {
+        "phase": "Pending",
+        "waiting": {"reason": "Unschedulable", "message": "0/1 pools: Insufficient cpu."},
+    }
+    store.create("Replica", "default", "sim-a", labels={}, spec={"deployment": "sim"}, status=waiting, now=T)
+    Autoscaler(store, metrics=MetricsStore(), usage=dict).run_once(now=T)
+    scale = store.get("ModelDeployment", "default", "sim").status["autoscaling"]
+    limited = next(c for c in scale["conditions"] if c["type"] == "CapacityLimited")
+    assert (limited["status"], limited["reason"]) == ("True", "Unschedulable")
+    assert limited["message"] == "1 replica(s) wait for room: 0/1 pools: Insufficient cpu."
