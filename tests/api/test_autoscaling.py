@@ -91,3 +91,51 @@ def test_a_request_to_a_deployment_at_zero_is_held_and_wakes_it(
     assert status == 200, answer
     print(f"cold start (request -> answer, simulated model): {cold_start:.2f} s")
     assert plane.deployment("idle")["status"]["autoscaling"]["desiredReplicas"] == 1
+
+
+BURNS_CPU = """
+import time
+
+class BurnsCpu:
+    def load(self):
+        pass
+
+    def predict(self, inputs):
+        end = time.process_time() + 0.02  # 20 ms of CPU per request
+        while time.process_time() < end:
+            pass
+        return inputs
+"""
+BY_CPU = """
+apiVersion: modelplane.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: burner}
+spec:
+  model: {uri: ./burns_cpu.py:BurnsCpu, format: python}
+  resources: {requests: {cpu: 100m, memory: 128Mi}}
+  autoscaling:
+    minReplicas: 1
+    maxReplicas: 3
+    metrics: [{type: cpu, targetUtilization: 50}]
+"""
+
+
+@pytest.mark.slow
+def test_a_model_that_burns_cpu_scales_on_cpu_utilization(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    plane = control_plane
+    (tmp_path / "burns_cpu.py").write_text(BURNS_CPU)
+    plane.apply(BY_CPU, tmp_path)
+    plane.wait_ready("burner", 1)
+    with Load(plane.ingress, "/v2/models/burner/infer", BODY, clients=2) as load:
+        # a replica busy most of the time uses several times its 100m request: HPA asks for the max
+        wait_for(
+            lambda: plane.deployment("burner")["status"].get("autoscaling", {}).get("desiredReplicas") == 3,
+            timeout=90,
+            what="the autoscaler asking for 3 replicas on cpu",
+        )
+        load.wait_for_more(10)
+    assert load.failures == []
+    described = plane.cli("describe", "md", "burner").stdout
+    assert "SuccessfulRescale" in described and "% of request vs target 50%" in described
