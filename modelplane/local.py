@@ -13,7 +13,8 @@ Loops (each supervised: an iteration that raises is logged loudly and the loop g
   then removed;
 - scheduling, on every change and every 0.5 s: Pending replicas onto pools;
 - autoscaler, every 1 s: each autoscaled deployment's count from its metrics
-  (controllers/autoscaling.py);
+  (controllers/autoscaling.py); scrape, every 1 s: the custom metrics' series from the replicas
+  (runtime/scraping.py);
 - node (the kubelet), every 0.1 s: the runtime's replicas, probes, restarts, draining, status;
 - notify, every 0.05 s: wakes long polls (watch, endpoints) and the controllers when the
   resourceVersion moved.
@@ -50,6 +51,7 @@ from modelplane.controllers.scheduling import Scheduling
 from modelplane.metrics import MetricsStore
 from modelplane.net.http import HttpServer
 from modelplane.runtime import NodeAgent, ProcessRuntime, ReplicaRuntime, SimulatedRuntime
+from modelplane.runtime.scraping import SCRAPE_S, Scraper
 from modelplane.scheduler import ScoringStrategy
 from modelplane.store import Store, private_dir
 
@@ -141,7 +143,8 @@ async def _serve(
 
     node = NodeAgent(store, runtime=_runtime(settings, rng))
     metrics = MetricsStore()  # the routers' request metrics, 1 s buckets (metrics/store.py)
-    autoscaler = Autoscaler(store, metrics=metrics, usage=node.usage)
+    scraper = Scraper()  # custom metrics from the replicas' own /metrics (runtime/scraping.py)
+    autoscaler = Autoscaler(store, metrics=metrics, usage=node.usage, custom=lambda: scraper.readings)
     api = AutoscalersApi(
         store,
         hub=hub,
@@ -183,6 +186,9 @@ async def _serve(
     async def autoscale() -> None:
         autoscaler.run_once(now=time.time())
 
+    async def scrape() -> None:
+        await scraper.scrape(autoscaler.scrape_targets(), now=time.time())
+
     async def tick_node() -> None:
         await node.tick(now=time.time())
 
@@ -215,6 +221,7 @@ async def _serve(
                     run_controller(name, step, changes=changes, stop=stop, resync=resync, resync_share=share)
                 )
             controllers.create_task(_every(SYNC_S, "autoscaler", autoscale, stop))
+            controllers.create_task(_every(SCRAPE_S, "scrape", scrape, stop))
         try:
             if down_requested.is_set():
                 started = time.monotonic()
@@ -224,6 +231,7 @@ async def _serve(
         finally:
             stop_node.set()
     await node.close()
+    await scraper.close()
     http.drain()
     hub.notify()  # parked long polls answer now, while the store is still open
     await http.wait_closed(CLOSE_GRACE_S)

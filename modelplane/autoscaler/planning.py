@@ -27,12 +27,14 @@ from modelplane.autoscaler.calculating import (
     Proposal,
     ReplicaState,
     Sample,
+    plain_replicas,
     resource_replicas,
 )
 from modelplane.spec.autoscaling import (
     Autoscaling,
     ConcurrencyMetric,
     CpuMetric,
+    CustomMetric,
     MemoryMetric,
     Metric,
     MetricType,
@@ -40,6 +42,12 @@ from modelplane.spec.autoscaling import (
 )
 
 REQUEST_METRICS = frozenset({MetricType.CONCURRENCY, MetricType.RPS})
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
+"""A custom metric's series and its label filter (sorted)."""
+
+
+def series_key(metric: CustomMetric) -> SeriesKey:
+    return metric.series, tuple(sorted(metric.labels.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,8 @@ class Observed:
     requests: Mapping[MetricType, Mapping[str, int | None]] = field(default_factory=dict)
     """Each replica's request, in the same units; None where it has none."""
     windows: Mapping[MetricType, Windows] = field(default_factory=dict)
+    custom: Mapping[SeriesKey, Mapping[str, Sample]] = field(default_factory=dict)
+    """Custom metrics' readings by (series, labels) and replica name, in milli-units."""
     concurrency_limit: int = 0
     """spec.concurrency (0: unlimited): what one replica carries at most, for the burst capacity."""
 
@@ -88,6 +98,13 @@ class Reading:
     proposal: int | None
     panicking: bool = False
     error: str | None = None
+    series: str = ""
+    """A custom metric's Prometheus series."""
+
+    @property
+    def name(self) -> str:
+        """How the decision names it: the type, or a custom metric's series."""
+        return self.series or self.metric.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +116,7 @@ class Plan:
     def summary(self, name: str) -> str:
         """`scaled sentiment 2→8: concurrency 31.5/replica vs target 4 (panic)`, or why it held."""
         decision = self.decision
-        winner = next((r for r in self.readings if r.metric == decision.metric), None)
+        winner = next((r for r in self.readings if r.name == decision.metric), None)
         why = _describe(winner) if winner is not None else decision.reason or "no metric could be read"
         limited = next(
             (c for c in decision.conditions if c.type is hpa.ConditionType.SCALING_LIMITED and c.status),
@@ -122,13 +139,15 @@ def plan(spec: Autoscaling, observed: Observed, memory: Memory, now: float) -> t
         if kind in REQUEST_METRICS:
             reading, panic = _fast(metric, observed, panics.get(kind, kpa.Panic()), now)
             panics[kind] = panic
+        elif kind is MetricType.CUSTOM:
+            reading = _custom(metric, observed, now)
         else:
             reading = _resource(metric, observed, now)
         readings.append(reading)
         if reading.proposal is not None:
-            proposals.append((kind.value, Proposal(reading.proposal, 0)))
+            proposals.append((reading.name, Proposal(reading.proposal, 0)))
         else:
-            proposals.append((kind.value, MetricUnavailable(*_reason(reading))))
+            proposals.append((reading.name, MetricUnavailable(*_reason(reading))))
     idle_since = memory.idle_since
     demand = [r.current for r in readings if r.metric in REQUEST_METRICS]
     idle = bool(demand) and all(value == 0 for value in demand)  # no request in the stable window
@@ -184,6 +203,27 @@ def _fast(metric: Metric, observed: Observed, panic: kpa.Panic, now: float) -> t
     return reading, decided.memory
 
 
+def _custom(metric: Metric, observed: Observed, now: float) -> Reading:
+    assert isinstance(metric, CustomMetric)
+    samples = observed.custom.get(series_key(metric), {})
+    unit = ""
+    try:
+        proposal = plain_replicas(
+            observed.current,
+            observed.replicas,
+            samples,
+            target_milli=max(1, round(metric.target * 1000)),
+            metric=metric.series,
+            now=now,
+        )
+    except MetricUnavailable as error:
+        return Reading(
+            MetricType.CUSTOM, None, metric.target, unit, None, error=error.message, series=metric.series
+        )
+    current = proposal.current / 1000
+    return Reading(MetricType.CUSTOM, current, metric.target, unit, proposal.replicas, series=metric.series)
+
+
 def _resource(metric: Metric, observed: Observed, now: float) -> Reading:
     assert isinstance(metric, CpuMetric | MemoryMetric)
     kind = MetricType(metric.type)
@@ -209,12 +249,13 @@ def _reason(reading: Reading) -> tuple[str, str]:
 
 def _describe(reading: Reading) -> str:
     if reading.current is None:
-        return f"{reading.metric.value}: {reading.error}"
+        return f"{reading.name}: {reading.error}"
     if reading.unit == "% of request":
         text = f"{reading.metric.value} {reading.current:g}% of request vs target {reading.target:g}%"
     else:
         value = _short(reading.current)
-        text = f"{reading.metric.value} {value} {reading.unit}/replica vs target {reading.target:g}"
+        unit = f" {reading.unit}" if reading.unit else ""
+        text = f"{reading.name} {value}{unit}/replica vs target {reading.target:g}"
     return text + (" (panic)" if reading.panicking else "")
 
 

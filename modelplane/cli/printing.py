@@ -177,7 +177,7 @@ def metric_target(metric: Mapping[str, Any]) -> str:
     current = metric.get("current")
     shown = "<unknown>" if current is None else f"{current:g}" + ("%" if percent else "")
     target = metric.get("target")
-    return f"{metric.get('type')}: {shown}/{target:g}{'%' if percent else ''}"
+    return f"{metric.get('name') or metric.get('type')}: {shown}/{target:g}{'%' if percent else ''}"
 
 
 def _autoscaler_row(obj: Obj, now: float) -> tuple[Row, Row]:

@@ -32,6 +32,8 @@ from modelplane.autoscaler.kpa import STABLE_WINDOW_S
 from modelplane.autoscaler.windows import panic_window_s, window_average
 from modelplane.metrics.buckets import Column
 from modelplane.metrics.store import MetricsStore
+from modelplane.runtime import scraping
+from modelplane.runtime.scraping import ReadingKey, Wanted
 from modelplane.spec.autoscaling import MetricType
 from modelplane.spec.desired import SCALE_STATUS, ScaleStatus, desired_replicas, sizing_of
 from modelplane.spec.quantities import parse_cpu, parse_memory
@@ -48,15 +50,18 @@ USAGE_WINDOW_S: Final = 5.0
 
 Key = tuple[str, str]
 Usage = Callable[[], Mapping[Key, ReplicaUsage]]
+Custom = Callable[[], Mapping[ReadingKey, scraping.Reading]]
+"""The custom metrics' latest readings (`runtime.scraping.Scraper.readings`)."""
 
 
 class Autoscaler:
     """Decides every autoscaled deployment's count, one `run_once` per tick (on the event loop)."""
 
-    def __init__(self, store: Store, *, metrics: MetricsStore, usage: Usage) -> None:
+    def __init__(self, store: Store, *, metrics: MetricsStore, usage: Usage, custom: Custom = dict) -> None:
         self.store = store
         self.metrics = metrics
         self.usage = usage
+        self.custom = custom
         self._memory: dict[Key, planning.Memory] = {}
         self.latest: dict[Key, tuple[planning.Plan, StoredObject]] = {}
         """The last plan of each deployment, with the deployment it was made for."""
@@ -140,6 +145,42 @@ class Autoscaler:
                 now=now,
             )
 
+    def scrape_targets(self) -> list[Wanted]:
+        """The series to scrape now: each custom metric of each autoscaled deployment, from each of
+        its ready replicas (their own /metrics, on 127.0.0.1 at the replica's port)."""
+        wanted: list[Wanted] = []
+        for deployment in self.store.list("ModelDeployment"):
+            autoscaling = deployment.spec.get("autoscaling")
+            if deployment.deletion_timestamp is not None or not isinstance(autoscaling, Mapping):
+                continue
+            customs = [
+                m
+                for m in autoscaling.get("metrics") or []
+                if isinstance(m, Mapping) and m.get("type") == "custom"
+            ]
+            if not customs:
+                continue
+            for replica in self.store.list("Replica", namespace=deployment.namespace):
+                port = replica.spec.get("port")
+                if (
+                    replica.spec.get("deployment") != deployment.name
+                    or not replica.status.get("ready")
+                    or not port
+                ):
+                    continue
+                for metric in customs:
+                    labels = tuple(sorted((metric.get("labels") or {}).items()))
+                    wanted.append(
+                        Wanted(
+                            replica.namespace,
+                            replica.name,
+                            f"127.0.0.1:{port}",
+                            str(metric["series"]),
+                            labels,
+                        )
+                    )
+        return wanted
+
     def items(self, namespace: str | None = None) -> list[dict[str, Any]]:
         """Each autoscaled deployment's autoscaler as the API serves it (`GET /api/v1/autoscalers`,
         shaped like a HorizontalPodAutoscaler): bounds, the count, each metric's current value and
@@ -204,6 +245,13 @@ class Autoscaler:
                         reading.memory_bytes * 1000, at=reading.measured_at, window=USAGE_WINDOW_S
                     )
                     memory_requests[replica.name] = _scaled(memory_requests[replica.name], 1000)
+        custom: dict[planning.SeriesKey, dict[str, Sample]] = {}
+        names = {r.name for r in replicas}
+        for (ns, replica_name, series, labels), scraped in self.custom().items():
+            if ns == deployment.namespace and replica_name in names:
+                custom.setdefault((series, labels), {})[replica_name] = Sample(
+                    round(scraped.value * 1000), at=scraped.at, window=scraping.SCRAPE_S
+                )
         concurrency = deployment.spec.get("concurrency")
         return planning.Observed(
             current=current,
@@ -213,6 +261,7 @@ class Autoscaler:
             requests={MetricType.CPU: cpu_requests, MetricType.MEMORY: memory_requests},
             windows=self._windows(deployment.namespace, deployment.name, now=now),
             concurrency_limit=concurrency if isinstance(concurrency, int) else 0,
+            custom=custom,
         )
 
     def _windows(self, namespace: str, name: str, *, now: float) -> dict[MetricType, planning.Windows]:
@@ -318,6 +367,7 @@ def _condition(condition: Condition, before: Mapping[str, Any] | None, now: floa
 def _reading_json(reading: planning.Reading) -> dict[str, Any]:
     return {
         "type": reading.metric.value,
+        "name": reading.name,
         "current": None if reading.current is None else round(reading.current, 3),
         "target": reading.target,
         "unit": reading.unit,

@@ -4,7 +4,8 @@ Defaults as Kubernetes: minReplicas 1; no metrics means cpu at 80% of the reques
 means the legacy HPA rules, and each part of a given `behavior` defaults on its own (scale up: no
 stabilisation, max of 4 replicas or 100% per 15 s; scale down: 300 s window, 100% per 15 s).
 Differences: minReplicas may be 0 (scale to zero), and besides cpu and memory there are the
-router-measured metrics `concurrency` (in-flight requests per replica) and `rps`.
+router-measured metrics `concurrency` (in-flight requests per replica) and `rps`, and `custom`: a
+Prometheus series the replicas export.
 Invariant: maxReplicas ≥ minReplicas ≥ 0.
 """
 
@@ -25,6 +26,7 @@ class MetricType(StrEnum):
     RPS = "rps"
     CPU = "cpu"
     MEMORY = "memory"
+    CUSTOM = "custom"
 
 
 class ConcurrencyMetric(SpecModel):
@@ -55,7 +57,22 @@ class MemoryMetric(SpecModel):
     target_utilization: int = Field(default=80, ge=1, le=INT32_MAX)
 
 
-Metric = Annotated[ConcurrencyMetric | RpsMetric | CpuMetric | MemoryMetric, Field(discriminator="type")]
+class CustomMetric(SpecModel):
+    """Keep a Prometheus series that each replica exports at its /metrics near `target` per replica
+    (HPA's Pods metric with an AverageValue target). The series should be a gauge (a level, such as a
+    queue depth); the samples of that name whose labels include `labels` are summed per replica."""
+
+    type: Literal["custom"]
+    series: str = Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", max_length=200)
+    """The metric name, as Prometheus writes it (`modelplane_server_inflight_requests`)."""
+    labels: dict[str, str] = Field(default_factory=dict, max_length=20)
+    """Only samples with these label values count (all samples of the series when empty)."""
+    target: float = Field(gt=0, le=1e12)
+
+
+Metric = Annotated[
+    ConcurrencyMetric | RpsMetric | CpuMetric | MemoryMetric | CustomMetric, Field(discriminator="type")
+]
 
 
 class PolicyType(StrEnum):

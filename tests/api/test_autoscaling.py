@@ -139,3 +139,36 @@ def test_a_model_that_burns_cpu_scales_on_cpu_utilization(
     assert load.failures == []
     described = plane.cli("describe", "md", "burner").stdout
     assert "SuccessfulRescale" in described and "% of request vs target 50%" in described
+
+
+BY_SERIES = """
+apiVersion: modelplane.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: series}
+spec:
+  model: {format: simulated, params: {latencyMs: 200}}
+  resources: {requests: {cpu: 50m, memory: 64Mi}}
+  autoscaling:
+    minReplicas: 1
+    maxReplicas: 3
+    metrics: [{type: custom, series: modelplane_server_inflight_requests, target: 1}]
+"""
+
+
+@pytest.mark.slow
+def test_a_custom_prometheus_series_of_the_replicas_scales_the_deployment(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    plane = control_plane
+    plane.apply(BY_SERIES, tmp_path)
+    plane.wait_ready("series", 1)
+    with Load(plane.ingress, "/v2/models/series/infer", BODY, clients=4) as load:
+        # ~4 requests in flight at one replica's own gauge against a target of 1: the max, 3
+        wait_for(
+            lambda: plane.deployment("series")["status"].get("autoscaling", {}).get("desiredReplicas") == 3,
+            timeout=60,
+            what="the autoscaler asking for 3 replicas on the custom series",
+        )
+        load.wait_for_more(10)
+    assert load.failures == []
+    assert "modelplane_server_inflight_requests" in plane.cli("get", "hpa").stdout
