@@ -45,6 +45,7 @@ from modelplane.server.errors import (
     NotReady,
     ServerError,
 )
+from modelplane.server.fastpath import CommonRequest
 from modelplane.server.loaders import load_model
 from modelplane.server.metrics import CONTENT_TYPE, ModelMetrics, ServerMetrics
 from modelplane.server.model import Array, LoadRequest, Model, TensorSpec
@@ -92,6 +93,7 @@ class ServedModel:
     inputs: dict[str, TensorSpec] = field(default_factory=dict)
     outputs: dict[str, TensorSpec] = field(default_factory=dict)
     all_outputs: frozenset[str] = frozenset()  # what a request asks for when it names no output
+    common: CommonRequest | None = None  # the fast path for the common request (server/fastpath.py)
     first_output: frozenset[str] = frozenset()  # what a KServe v1 predict asks for
 
     @property
@@ -182,6 +184,9 @@ class ModelServer:
         served.outputs = {s.name: s for s in model.outputs}
         served.all_outputs = frozenset(served.outputs)
         served.first_output = frozenset(list(served.outputs)[:1])
+        served.common = CommonRequest(
+            name=served.name, version=config.version, inputs=model.inputs, outputs=model.outputs
+        )
         served.batcher = Batcher(
             model,
             name=served.name,
@@ -301,22 +306,41 @@ class ModelServer:
         started = time.perf_counter()
         try:
             batcher = served.ready_batcher()
-            payload = _parse_body(request)
-            _check_echoed(payload)
-            arrays = self._decode_inputs(served, payload.get("inputs"))
-            requested = self._requested_outputs(served, payload.get("outputs"))
+            common = served.common.decode(request.body) if served.common is not None else None
+            if common is not None:
+                arrays, requested, request_id = common
+            else:
+                payload = _parse_body(request)
+                _check_echoed(payload)
+                arrays = self._decode_inputs(served, payload.get("inputs"))
+                requested = self._requested_outputs(served, payload.get("outputs"))
+                request_id = payload.get("id")
             result = batcher.call(arrays, frozenset(requested) if requested else served.all_outputs)
         except ServerError as error:
             self._observe(served, started, error.status)
             raise
-        request_id = payload.get("id")
 
         def respond(outputs: Outputs) -> Response:
             return self._infer_response(served, request_id, outputs, requested)
 
         if isinstance(result, asyncio.Future):
             return self._answer_later(served, started, result, respond)
-        return self._answer(served, started, result, respond)
+        if served.common is not None:  # the common answer, counted as _answer counts it
+            try:
+                body = served.common.encode(request_id, result, requested, self.max_response)
+            except Exception:  # the general path says what is wrong
+                body = None
+            if body is not None:
+                metrics = served.metrics
+                metrics.count(200)
+                metrics.latency.observe(time.perf_counter() - started)
+                return Response(200, body)
+        return self._answer(
+            served,
+            started,
+            result,
+            lambda outputs: self._infer_response(served, request_id, outputs, requested),
+        )
 
     def _answer_later(
         self,

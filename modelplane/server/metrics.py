@@ -10,13 +10,17 @@ such updates (~10 µs, a fifth of the server's own per-request cost). The scrape
 the prometheus_client objects rendered (names, labels, order, values, `_created` series).
 Updates must come from one thread (the event loop: the batcher reports on it); the rarely set
 gauges (model load time, ready) stay prometheus_client gauges.
+
+A histogram observation is one `list.append` (no Python call: a request makes four); the values are
+folded into the buckets and the sum, in the order they came, at the scrape or once `FOLD_AT` wait
+(checked where each request is counted), so they never hold more than ~`FOLD_AT` floats each.
 """
 
 from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
@@ -29,30 +33,41 @@ CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _LABELS = ("model", "version")
+FOLD_AT = 1024  # observations a histogram keeps unfolded at most (about; see ModelMetrics.count)
 # prometheus_client's switch (PROMETHEUS_DISABLE_CREATED_SERIES) for the `_created` series
 _USE_CREATED: bool = getattr(_prometheus_metrics, "_use_created", True)
 
 
 class HistogramValues:
-    """One histogram's buckets and sum as plain numbers; `observe` as prometheus_client's."""
+    """One histogram's buckets and sum as plain numbers; `observe(amount)` as prometheus_client's, but
+    deferred: it appends to `pending`, and `fold` adds what is pending to the buckets and the sum."""
 
-    __slots__ = ("_bounds", "_last", "_le", "counts", "created", "total")
+    __slots__ = ("_bounds", "_last", "_le", "counts", "created", "observe", "pending", "total")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
         self._bounds = (*(float(b) for b in bounds), float("inf"))
         self._last = len(self._bounds) - 1
         self._le = [str(floatToGoString(b)) for b in self._bounds]  # type: ignore[no-untyped-call]
-        self.counts = [0] * len(self._bounds)  # per bucket, not cumulative
-        self.total = 0.0
+        self.counts = [0] * len(self._bounds)  # per bucket, not cumulative; without `pending`
+        self.total = 0.0  # without `pending`
         self.created = time.time()
+        self.pending: list[float] = []
+        self.observe: Callable[[float], None] = self.pending.append  # no Python frame per observation
 
-    def observe(self, amount: float) -> None:
-        self.total += amount
-        i = bisect_left(self._bounds, amount)  # the first bound >= amount
-        if i <= self._last and amount <= self._bounds[i]:  # NaN lands in no bucket, as before
-            self.counts[i] += 1
+    def fold(self) -> None:
+        """Add the pending observations, in the order they came (the same sum as one by one)."""
+        pending, bounds, last, counts = self.pending, self._bounds, self._last, self.counts
+        total = self.total
+        for amount in pending:
+            total += amount
+            i = bisect_left(bounds, amount)  # the first bound >= amount
+            if i <= last and amount <= bounds[i]:  # NaN lands in no bucket, as before
+                counts[i] += 1
+        self.total = total
+        pending.clear()
 
     def samples(self, metric: Metric, name: str, labels: dict[str, str]) -> None:
+        self.fold()
         cumulative = 0.0
         for le, count in zip(self._le, self.counts, strict=True):
             cumulative += count
@@ -195,10 +210,18 @@ class ModelMetrics:
         counts = self.counts
         if status in counts:
             counts[status] += 1
-            return
-        counts[status] = 1
-        self.created[status] = time.time()
-        self.statuses.append((self, status))
+        else:
+            counts[status] = 1
+            self.created[status] = time.time()
+            self.statuses.append((self, status))
+        # each request is counted once and observed in `latency` once (the other histograms at most
+        # once): checking one list bounds all four
+        if len(self.latency.pending) >= FOLD_AT:
+            self.fold()
+
+    def fold(self) -> None:
+        for values in (self.latency, self.queue_time, self.inference_time, self.batch_size):
+            values.fold()
 
     def observe_batch(self, rows: int, seconds: float) -> None:
         self.batch_size.observe(rows)

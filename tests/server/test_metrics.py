@@ -10,7 +10,7 @@ import re
 import time
 from pathlib import Path
 
-from modelplane.server.metrics import ServerMetrics
+from modelplane.server.metrics import FOLD_AT, ServerMetrics
 
 GOLDEN = Path(__file__).with_name("metrics_golden.txt")
 CREATED = re.compile(r"(_created\{[^}]*\}) (\S+)")
@@ -56,3 +56,19 @@ def test_two_servers_in_one_process_count_apart() -> None:
     second.for_model("m", None).count(500)
     assert 'status="200"' in first.render().decode() and 'status="500"' not in first.render().decode()
     assert 'status="500"' in second.render().decode() and 'status="200"' not in second.render().decode()
+
+
+def test_observations_are_folded_at_the_bound_and_at_the_scrape() -> None:
+    metrics = ServerMetrics()
+    model = metrics.for_model("m", None)
+    for _ in range(3 * FOLD_AT):
+        model.latency.observe(0.002)
+        model.queue_time.observe(0.0)
+        model.count(200)
+    assert len(model.latency.pending) < FOLD_AT and len(model.queue_time.pending) < FOLD_AT
+    text = metrics.render().decode()
+    assert (
+        'modelplane_server_request_duration_seconds_bucket{le="0.0025",model="m",version=""} 3072.0' in text
+    )
+    assert 'modelplane_server_request_duration_seconds_sum{model="m",version=""} 6.14' in text
+    assert not model.latency.pending
