@@ -122,20 +122,21 @@ class Autoscaler:
                 message=message,
                 now=now,
             )
-        for event in decision.events:
-            if event.warning:
-                self.store.record_event(
-                    kind="ModelDeployment",
-                    namespace=deployment.namespace,
-                    name=deployment.name,
-                    type="Warning",
-                    reason=event.reason,
-                    message=event.message,
-                    now=now,
-                )
         status = _scale_status(deployment.status.get(SCALE_STATUS), plan, message, now=now)
         status["conditions"].append(_capacity(status, deployment.status.get(SCALE_STATUS), replicas, now=now))
         if status != deployment.status.get(SCALE_STATUS):
+            # a failure is an event when it begins or changes, not once a second while it lasts
+            for event in decision.events:
+                if event.warning:
+                    self.store.record_event(
+                        kind="ModelDeployment",
+                        namespace=deployment.namespace,
+                        name=deployment.name,
+                        type="Warning",
+                        reason=event.reason,
+                        message=event.message,
+                        now=now,
+                    )
             self.store.update_status(
                 "ModelDeployment",
                 deployment.namespace,
