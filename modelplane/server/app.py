@@ -136,6 +136,7 @@ class ModelServer:
     ) -> None:
         self.metrics = ServerMetrics()
         self.models = {m.name: ServedModel(m, self.metrics.for_model(m.name, m.version)) for m in models}
+        self._infer_paths = _infer_paths(self.models)
         self.stopping = False
         self.http = HttpServer(self.handle, render_error=render_error, max_body=max_body, limits=limits)
 
@@ -220,6 +221,9 @@ class ModelServer:
     # routing
     def handle(self, request: Request) -> Response | Deferred:
         check_browser_request(request.headers, request.content_type, request.body)  # 403 / 415
+        served = self._infer_paths.get(request.path)
+        if served is not None and request.method == "POST":  # where _model_route takes it, at once
+            return self._infer(served, request)
         target = paths.match(request.path)  # net/paths.py, as the router reads paths; BadPath: 400
         model = target.model
         if model is not None and target.namespace is None:  # /ns/... is the router's, never sent here
@@ -494,6 +498,25 @@ class ModelServer:
     def _observe(self, served: ServedModel, started: float, status: int) -> None:
         served.metrics.count(status)
         served.metrics.latency.observe(time.perf_counter() - started)
+
+
+def _infer_paths(models: dict[str, ServedModel]) -> dict[str, ServedModel]:
+    """Each model's infer paths (unversioned, and with its own version), kept only where `paths.match`
+    reads them as that model's infer: `handle` sends those paths straight to `_infer`."""
+    found: dict[str, ServedModel] = {}
+    for name, served in models.items():
+        version = served.config.version
+        candidates = [(f"/v2/models/{name}/infer", None)]
+        if version:
+            candidates.append((f"/v2/models/{name}/versions/{version}/infer", version))
+        for path, pinned in candidates:
+            try:
+                target = paths.match(path)
+            except paths.BadPath:
+                continue
+            if target == paths.Target(path, None, paths.ModelPath(paths.Op.INFER, name, pinned)):
+                found[path] = served
+    return found
 
 
 def _in_daemon_thread(

@@ -111,6 +111,7 @@ class Batcher:
         self._soon = False
         self._mean_rows = 1.0
         self._recent_calls: deque[float] = deque(maxlen=WINDOW)
+        self._call_s: float | None = None  # min(self._recent_calls), kept as they change
 
     @property
     def queued(self) -> int:
@@ -119,7 +120,7 @@ class Batcher:
     @property
     def call_s(self) -> float | None:
         """The model's call time: the fastest of its last `WINDOW` calls; None before the first."""
-        return min(self._recent_calls) if self._recent_calls else None
+        return self._call_s
 
     def call(self, inputs: Mapping[str, Array], outputs: frozenset[str]) -> Outputs | asyncio.Future[Outputs]:
         """One request: its outputs now, when the model may run inline (see the module docstring), or a
@@ -127,7 +128,8 @@ class Batcher:
         if self._merge or self._busy or self._queue or self._closed:
             return self.submit(inputs, outputs)
         rows = self._rows_of(inputs)
-        if not runs_inline(self.call_s, self._mean_rows, rows):
+        call_s = self._call_s  # runs_inline, written out: this runs for every request
+        if call_s is None or not call_s * max(1.0, rows / self._mean_rows) < INLINE_BELOW_S:
             return self.submit(inputs, outputs)
         if self._on_dequeue is not None:
             self._on_dequeue(0.0)
@@ -169,7 +171,12 @@ class Batcher:
         self._schedule()
 
     def _rows_of(self, inputs: Mapping[str, Array]) -> int:
-        rows = rows_of(inputs)
+        rows = -1
+        if len(inputs) == 1:  # rows_of for the common single input, without the call
+            for a in inputs.values():
+                rows = a.shape[0] if a.ndim else 1
+        if rows < 0:
+            rows = rows_of(inputs)
         if rows == 0:
             raise InvalidInput("the request has no rows; send at least one.")
         if rows > self._max_rows:
@@ -284,6 +291,7 @@ class Batcher:
 
     def _measured(self, rows: int, seconds: float) -> None:
         self._recent_calls.append(seconds)
+        self._call_s = min(self._recent_calls)
         self._mean_rows += ROWS_WEIGHT * (rows - self._mean_rows)
         if self._on_batch is not None:
             self._on_batch(rows, seconds)

@@ -19,10 +19,10 @@ folded into the buckets and the sum, in the order they came, at the scrape or on
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client import metrics as _prometheus_metrics
 from prometheus_client.metrics_core import Metric
@@ -42,11 +42,10 @@ class HistogramValues:
     """One histogram's buckets and sum as plain numbers; `observe(amount)` as prometheus_client's, but
     deferred: it appends to `pending`, and `fold` adds what is pending to the buckets and the sum."""
 
-    __slots__ = ("_bounds", "_last", "_le", "counts", "created", "observe", "pending", "total")
+    __slots__ = ("_bounds", "_le", "counts", "created", "observe", "pending", "total")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
-        self._bounds = (*(float(b) for b in bounds), float("inf"))
-        self._last = len(self._bounds) - 1
+        self._bounds = np.array([*(float(b) for b in bounds), float("inf")])
         self._le = [str(floatToGoString(b)) for b in self._bounds]  # type: ignore[no-untyped-call]
         self.counts = [0] * len(self._bounds)  # per bucket, not cumulative; without `pending`
         self.total = 0.0  # without `pending`
@@ -55,15 +54,21 @@ class HistogramValues:
         self.observe: Callable[[float], None] = self.pending.append  # no Python frame per observation
 
     def fold(self) -> None:
-        """Add the pending observations, in the order they came (the same sum as one by one)."""
-        pending, bounds, last, counts = self.pending, self._bounds, self._last, self.counts
+        """Add the pending observations: the sum in the order they came (the same float as adding them
+        one by one), the buckets with numpy (a value lands in the first bucket whose bound is >= it, as
+        `bisect_left`; NaN sorts past the last bound and lands in none, as before)."""
+        pending = self.pending
+        if not pending:
+            return
         total = self.total
         for amount in pending:
             total += amount
-            i = bisect_left(bounds, amount)  # the first bound >= amount
-            if i <= last and amount <= bounds[i]:  # NaN lands in no bucket, as before
-                counts[i] += 1
         self.total = total
+        index = np.searchsorted(self._bounds, np.array(pending, dtype=np.float64), side="left")
+        found = np.bincount(index, minlength=len(self._bounds) + 1)
+        counts = self.counts
+        for i in range(len(counts)):
+            counts[i] += int(found[i])
         pending.clear()
 
     def samples(self, metric: Metric, name: str, labels: dict[str, str]) -> None:

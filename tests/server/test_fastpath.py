@@ -149,8 +149,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModelServer
     fast, general = _servers(tmp_path_factory.mktemp("fastpath"))
     loop.run_until_complete(fast.load_all())
     loop.run_until_complete(general.load_all())
+    general._infer_paths = {}  # the general path only: routing
     for served in general.models.values():
-        served.common = None  # the general path only
+        served.common = None  # and decoding
     warm = {"iris": {"inputs": [IRIS]}, "two": {"inputs": [A, B]}}
     for _ in range(20):  # until the models run inline (their first calls go to the worker thread)
         for server in (fast, general):
@@ -179,7 +180,41 @@ def test_same_answer_as_the_general_path(
     assert fast.models[model].metrics.counts == general.models[model].metrics.counts
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v2/models/iris/infer"),
+        ("POST", "/v2/models/iris/versions/v1/infer"),
+        ("POST", "/v2/models/iris/versions/v2/infer"),
+        ("POST", "/v2/models/iris/infer/"),
+        ("POST", "/v2/models/two/versions/None/infer"),
+        ("POST", "/ns/default/v2/models/iris/infer"),
+        ("GET", "/v2/models/iris/infer"),
+        ("PUT", "/v2/models/iris/infer"),
+        ("POST", "/v2/models/nope/infer"),
+    ],
+)
+def test_same_routing_as_the_general_path(
+    pair: tuple[ModelServer, ModelServer], method: str, path: str
+) -> None:
+    answers = []
+    for server in pair:
+        request = Request(method, path, "", orjson.dumps({"inputs": [IRIS]}), None, {})
+        try:
+            result = server.handle(request)
+        except HttpError as error:
+            result = render_error(error)
+        assert isinstance(result, Response)
+        answers.append((result.status, result.body))
+    assert answers[0] == answers[1]
+
+
 def test_the_common_request_takes_the_fast_path(pair: tuple[ModelServer, ModelServer]) -> None:
+    assert set(pair[0]._infer_paths) == {
+        "/v2/models/iris/infer",
+        "/v2/models/iris/versions/v1/infer",
+        "/v2/models/two/infer",
+    }
     common = pair[0].models["iris"].common
     assert common is not None
     assert common.decode(orjson.dumps({"inputs": [IRIS], "outputs": [{"name": "label"}]})) is not None
