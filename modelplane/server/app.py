@@ -55,6 +55,7 @@ log = logging.getLogger("modelplane.server")
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 DEFAULT_MAX_RESPONSE = 64 * 1024 * 1024  # largest JSON answer to an inference request
+_PLAIN_JSON = {None: True, b"application/json": True}  # content types check_json_body always takes
 CLIENT_CLOSED = 499  # nginx's status for a request whose client went away before the answer
 
 
@@ -220,7 +221,11 @@ class ModelServer:
 
     # routing
     def handle(self, request: Request) -> Response | Deferred:
-        check_browser_request(request.headers, request.content_type, request.body)  # 403 / 415
+        headers, content_type = request.headers, request.content_type
+        # what check_browser_request lets through without a look (no Origin or Sec-Fetch-Site, a JSON
+        # or no content type), tested first: it is every request a client other than a browser sends
+        if b"origin" in headers or b"sec-fetch-site" in headers or not _PLAIN_JSON.get(content_type, False):
+            check_browser_request(headers, content_type, request.body)  # 403 / 415
         served = self._infer_paths.get(request.path)
         if served is not None and request.method == "POST":  # where _model_route takes it, at once
             return self._infer(served, request)
@@ -309,7 +314,9 @@ class ModelServer:
     def _infer(self, served: ServedModel, request: Request) -> Response | Deferred:
         started = time.perf_counter()
         try:
-            batcher = served.ready_batcher()
+            batcher = served.batcher
+            if served.state is not ModelState.READY or batcher is None:
+                batcher = served.ready_batcher()  # raises the not-ready error
             common = served.common.decode(request.body) if served.common is not None else None
             if common is not None:
                 arrays, requested, request_id = common
@@ -506,7 +513,7 @@ def _infer_paths(models: dict[str, ServedModel]) -> dict[str, ServedModel]:
     found: dict[str, ServedModel] = {}
     for name, served in models.items():
         version = served.config.version
-        candidates = [(f"/v2/models/{name}/infer", None)]
+        candidates: list[tuple[str, str | None]] = [(f"/v2/models/{name}/infer", None)]
         if version:
             candidates.append((f"/v2/models/{name}/versions/{version}/infer", version))
         for path, pinned in candidates:

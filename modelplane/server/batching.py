@@ -142,6 +142,12 @@ class Batcher:
                 raise
             raise InferenceError(_message(error)) from error
         self._measured(rows, time.perf_counter() - started)
+        if type(result) is dict:  # _check for the common answer, without the call
+            for array in result.values():
+                if type(array) is not np.ndarray or array.ndim == 0 or array.shape[0] != rows:
+                    break
+            else:
+                return result
         try:
             return _check(result, rows)
         except InferenceError:

@@ -67,7 +67,7 @@ class SklearnModel:
 
     def predict(self, inputs: Mapping[str, Array], outputs: frozenset[str]) -> Mapping[str, Array]:
         x = inputs["input0"]
-        rows = _texts(x) if self.inputs[0].datatype == Datatype.BYTES else np.asarray(x, dtype=np.float64)
+        rows = _texts(x) if self.inputs[0].datatype is Datatype.BYTES else np.asarray(x, dtype=np.float64)
         result: dict[str, Array] = {}
         if "label" in outputs:
             result["label"] = _labels(self.estimator.predict(rows), self.outputs[0].datatype)
@@ -192,15 +192,14 @@ def _label_datatype(classes: Array) -> Datatype:
     return Datatype.FP64
 
 
-_LABEL_DTYPES: dict[Datatype, type[np.generic]] = {Datatype.INT64: np.int64, Datatype.BOOL: np.bool_}
-
-
 def _labels(predicted: Any, datatype: Datatype) -> Array:
     """Predictions in the declared datatype; BYTES labels are an object array of str."""
     labels = np.asarray(predicted)
-    if datatype == Datatype.BYTES:
+    if datatype is Datatype.BYTES:
         return np.array([as_text(value) for value in labels.ravel()], dtype=object)
-    return labels.astype(_LABEL_DTYPES.get(datatype, np.float64), copy=False)
+    # `is`, not a dict keyed by Datatype: an enum's hash is a Python call, and this runs per request
+    dtype = np.int64 if datatype is Datatype.INT64 else np.bool_ if datatype is Datatype.BOOL else np.float64
+    return labels.astype(dtype, copy=False)
 
 
 def _texts(x: Array) -> Array:
