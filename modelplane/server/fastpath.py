@@ -22,8 +22,10 @@ import orjson
 from modelplane.server.model import NUMPY_DTYPES, Array, Datatype, TensorSpec
 
 _DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
-# what numpy infers from JSON numbers that the general path takes as is, by datatype: (kind, itemsize)
-_AS_IS = {Datatype.FP64: ("f", 8), Datatype.INT64: ("i", 8)}
+# what numpy infers from JSON numbers that the general path takes as is (tensors.to_array), by datatype;
+# numpy's built-in dtypes are singletons, so `is` compares them (an equal dtype that is not the same
+# object only sends a request to the general path)
+_AS_IS = {Datatype.FP64: NUMPY_DTYPES[Datatype.FP64], Datatype.INT64: NUMPY_DTYPES[Datatype.INT64]}
 # numeric answers written as numpy arrays (not FP16, sent as FP32; not BYTES): dtype -> (wire name,
 # the fewest bytes an element takes in JSON, as tensors.encoded_size_floor)
 _FLOOR_BYTES = {"f": 4, "i": 2, "u": 2, "b": 5}
@@ -91,8 +93,7 @@ class CommonRequest:
                 array = np.asarray(data)
             except Exception:  # the general path says what is wrong
                 return None
-            dtype = array.dtype
-            if (dtype.kind, dtype.itemsize) != as_is or array.size != size:
+            if array.dtype is not as_is or array.size != size:
                 return None
             arrays[name] = array.reshape(tuple(shape))
         requested = self._requested(payload.get("outputs"))

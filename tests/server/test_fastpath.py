@@ -219,6 +219,8 @@ def test_the_common_request_takes_the_fast_path(pair: tuple[ModelServer, ModelSe
     assert common is not None
     assert common.decode(orjson.dumps({"inputs": [IRIS], "outputs": [{"name": "label"}]})) is not None
     assert common.decode(orjson.dumps({"inputs": [{**IRIS, "datatype": "FP32"}]})) is None
+    two = pair[0].models["two"].common
+    assert two is not None and two.decode(orjson.dumps({"inputs": [A, B], "id": "x"})) is not None
 
 
 _NUMBERS = st.one_of(
