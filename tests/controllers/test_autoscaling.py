@@ -39,7 +39,8 @@ def test_without_router_readings_it_holds_and_writes_once(store: Store) -> None:
         autoscaler.run_once(now=T + second)
     assert store.get("ModelDeployment", "default", "sim").resource_version == written.resource_version
     warnings = [e for e in store.events(kind="ModelDeployment", name="sim") if e.type == "Warning"]
-    assert [(e.reason, e.count) for e in warnings] == [("FailedComputeMetricsReplicas", 1)]  # not one a second
+    # one event, not one a second
+    assert [(e.reason, e.count) for e in warnings] == [("FailedComputeMetricsReplicas", 1)]
 
 
 def test_a_deployment_without_autoscaling_is_left_alone(store: Store) -> None:
