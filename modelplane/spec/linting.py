@@ -13,8 +13,10 @@ their findings are listed:
 - GPUs asked for, with neither nodeSelector nor tolerations for a GPU pool;
 - more than one replica and no disruptionBudget (the drain default, maxUnavailable 1, is implicit);
 - a rolling update whose maxUnavailable can take every ready replica away at once;
-- batching off for a model format that batches well (simulated, onnx, torch);
-- a readiness probe every 10 s or slower (a ready replica waits that long for traffic).
+- batching off for a model format that batches well (simulated, onnx, torch).
+
+(A slow readiness period is no longer a risk: readiness is probed every 50 ms until it first passes,
+runtime/probing.py, so a new replica takes traffic as soon as its model has loaded.)
 
 Other kinds have no rules yet.
 """
@@ -34,9 +36,6 @@ from modelplane.spec.strategy import StrategyType
 
 MEMORY_OVERCOMMIT = 4
 """A memory limit more than this many times the request is reported."""
-
-SLOW_READINESS_SECONDS = 10
-"""A readiness period of this many seconds or more is reported (Kubernetes' default is 10)."""
 
 BATCHING_FORMATS = frozenset({ModelFormat.SIMULATED, ModelFormat.ONNX, ModelFormat.TORCH})
 """Formats whose model call costs about the same for one row as for a batch."""
@@ -212,19 +211,6 @@ def _batching_off(spec: ModelDeploymentSpec) -> _Risk | None:
     )
 
 
-def _slow_readiness(spec: ModelDeploymentSpec) -> _Risk | None:
-    readiness = spec.probes.readiness
-    if readiness is None or readiness.period_seconds < SLOW_READINESS_SECONDS:
-        return None
-    default = "" if "period_seconds" in readiness.model_fields_set else " (the default)"
-    return _Risk(
-        "spec.probes.readiness.periodSeconds",
-        f"readiness is probed every {readiness.period_seconds}s{default}: a replica that is ready may "
-        "wait that long for traffic, slowing scale-ups and rollouts.",
-        "set spec.probes.readiness.periodSeconds: 2.",
-    )
-
-
 _DEPLOYMENT_RULES: tuple[_Rule, ...] = (
     _no_resources,
     _no_memory_limit,
@@ -233,5 +219,4 @@ _DEPLOYMENT_RULES: tuple[_Rule, ...] = (
     _no_disruption_budget,
     _rollout_can_empty,
     _batching_off,
-    _slow_readiness,
 )
