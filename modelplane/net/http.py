@@ -531,9 +531,22 @@ class Connection(asyncio.Protocol):
             or (self._server.draining and not self._queue)
             or (self._eof and not self._queue and self._refusal is None)
         )
-        transport.write(_encode(response, closing=closing, head=self._method == "HEAD"))
-        if closing:
-            transport.close()
+        if closing or response.headers or self._method == "HEAD":
+            transport.write(_encode(response, closing=closing, head=self._method == "HEAD"))
+            if closing:
+                transport.close()
+            return
+        # _encode's common answer, written out: one formatting, no call
+        transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n\r\n%s"
+            % (
+                response.status,
+                _REASONS.get(response.status, b"Unknown"),
+                response.content_type,
+                len(response.body),
+                response.body,
+            )
+        )
 
     def _refuse_over_limit(self) -> None:
         limit = self._server.max_connections

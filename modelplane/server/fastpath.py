@@ -96,23 +96,17 @@ class CommonRequest:
             if array.dtype is not as_is or array.size != size:
                 return None
             arrays[name] = array.reshape(tuple(shape))
-        requested = self._requested(payload.get("outputs"))
-        if requested is None:
-            return None
-        return arrays, requested, request_id
-
-    def _requested(self, raw: Any) -> list[str] | None:
-        if raw is None:
-            return []
-        if type(raw) is not list:
-            return None
-        names: list[str] = []
-        for o in raw:
-            name = o.get("name") if type(o) is dict else None
-            if type(name) is not str or name not in self._outputs or name in names:
+        raw = payload.get("outputs")
+        requested: list[str] = []
+        if raw is not None:
+            if type(raw) is not list:
                 return None
-            names.append(name)
-        return names
+            for o in raw:  # named once each, among the model's outputs
+                output = o.get("name") if type(o) is dict else None
+                if type(output) is not str or output not in self._outputs or output in requested:
+                    return None
+                requested.append(output)
+        return arrays, requested, request_id
 
     def encode(
         self, request_id: Any, outputs: Mapping[str, Array], requested: list[str], max_response: int
