@@ -269,7 +269,9 @@ def main() -> None:
     ap.add_argument("--at", type=float, default=15.0, help="seconds of steady load before the step")
     ap.add_argument("--for", dest="hold", type=float, default=60.0, help="seconds of spike")
     ap.add_argument("--after", type=float, default=90.0, help="seconds of steady load after the spike")
-    ap.add_argument("--short", action="store_true", help="the demo's version: 6 req/s, 10x for 20 s from 10 s, 10 s after")
+    ap.add_argument(
+        "--short", action="store_true", help="the demo's version: 6 req/s, 10x for 20 s from 10 s, 10 s after"
+    )
     ap.add_argument("--spec", type=Path, default=SPEC, help="modelplane's spec (default: %(default)s)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "spike")
     ap.add_argument("--ray-python", default=os.environ.get("RAY_PYTHON"))
