@@ -16,7 +16,9 @@ In the default `controlplane` mode it
    accelerator to show dynamic batching; it prints the answers;
 6. prints `modelplane get deployments` and `modelplane get replicas`;
 7. stops everything with `modelplane down` — or, with `--keep-running`, leaves it running and says how
-   to stop it.
+   to stop it;
+8. ends with a short 10x traffic spike (`bench/spike.py --short`: three simulated models autoscaled
+   2..20) and prints where its plot is (`--no-spike` skips it; skipped with `--keep-running`).
 
 `--mode serve` skips the control plane: one `modelplane serve` process serves every model of the file.
 It exits non-zero when any step failed.
@@ -445,6 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--keep-running", action="store_true", help="leave everything running at the end")
     parser.add_argument("--verbose", action="store_true", help="echo the server's log lines")
+    parser.add_argument("--no-spike", action="store_true", help="skip the short autoscaling spike at the end")
     args = parser.parse_args(argv)
 
     ensure_models()
@@ -565,11 +568,32 @@ def run_control_plane(args: argparse.Namespace) -> int:
             print(textwrap_indent(down.stdout + down.stderr))
             if down.returncode != 0:
                 failed.append("down")
+    if not failed and not args.keep_running and not args.no_spike:
+        failed += run_spike(args.state_dir.resolve() / "spike")
     if failed:
         print(f"\nDEMO FAILED: {'; '.join(failed)}")
         return 1
     print("\nDEMO OK")
     return 0
+
+
+def run_spike(out: Path) -> list[str]:
+    """The short spike (bench/spike.py --short): three simulated models autoscaled 2..20, 10x for 20 s."""
+    print("\n== a 10x spike, short version: python bench/spike.py --short (about 1-2 minutes)")
+    print("   three simulated-accelerator models (examples/spike/spike.yaml) behind the router, 2 replicas")
+    print("   each, autoscaled on concurrency; see bench/RESULTS.md, Spike, for the full 60 s run")
+    argv = [sys.executable, str(REPO_ROOT / "bench" / "spike.py"), "--short", "--out", str(out)]
+    done = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    lines = done.stdout.splitlines()
+    summary = [line for line in lines if not line.lstrip().startswith("[")]
+    print(textwrap_indent("\n".join(summary)))
+    if done.returncode != 0:
+        print(textwrap_indent(done.stderr[-2000:]))
+        return ["spike"]
+    plots = [line.split("plot:", 1)[1].strip() for line in lines if line.strip().startswith("plot:")]
+    if plots:
+        print(f"\n== the spike's plot (offered vs served, p99, replicas over time): {plots[-1]}")
+    return []
 
 
 def textwrap_indent(text: str) -> str:
